@@ -1,0 +1,39 @@
+"""The `lidcbench` command: one module per subcommand, heavy imports inside each handler."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import LidcbenchError
+
+# Subcommand name -> module under lidcbench.cli with add_arguments(parser) and run(args).
+SUBCOMMANDS = {
+    "protocol": "Print the cohort card: nodules, labels, folds, reader variation.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="lidcbench", description="Lung-nodule benchmark harness for LIDC-IDRI.")
+    parser.add_argument("--version", action="version", version=f"lidcbench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        module = importlib.import_module(f".{name}", __name__)
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except LidcbenchError as error:
+        print(f"lidcbench {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"lidcbench {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,36 @@
+"""`lidcbench protocol`: the cohort card."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .options import add_protocol_arguments, protocol_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_protocol_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the card as JSON")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the card as Markdown")
+    parser.add_argument("--no-derivation", action="store_true", help="skip the count-derivation table (faster)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..card import cohort_card
+    from ..cardview import print_rich, to_markdown
+    from ..cohort import load_cohort
+    from ..folds import load_folds
+
+    protocol = protocol_from_args(args)
+    card = cohort_card(load_cohort(protocol), load_folds(), with_derivation=not args.no_derivation)
+    if args.markdown:
+        args.markdown.write_text(to_markdown(card))
+    if args.json:
+        print(json.dumps(card, indent=2, default=float))
+    else:
+        print_rich(card, Console())
+        if args.markdown:
+            print(f"wrote {args.markdown}")
+    return 0

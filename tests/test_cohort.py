@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from lidcbench.attributes import RATINGS
+from lidcbench.cohort import DIAMETER, INDETERMINATE, OVERSIZED, build_cohort, load_cohort
+from lidcbench.grouping import ids_for_groups, load_grouping, nodule_id
+from lidcbench.protocol import Protocol
+
+
+def test_every_nodule_obeys_the_default_rules(cohort):
+    table = cohort.table
+    assert len(table) > 1000 and table["nodule_id"].is_unique
+    assert table["diameter_mean_mm"].between(3, 30).all()
+    assert not np.isclose(table["malignancy"], 3).any()
+    assert ((table["malignancy"] > 3) == (table["label"] == 1)).all()
+    assert (table["n_readers"] <= 4).all()
+    assert (table["n_slices"] == table["slices"].map(len)).all() and (table["n_slices"] >= 1).all()
+
+
+def test_ratings_are_the_readers_mean_and_targets_are_scaled_by_each_scale(cohort):
+    row = cohort.table.iloc[0]
+    for rating in RATINGS:
+        readers = row[f"readers_{rating.name}"]
+        assert row[rating.name] == pytest.approx(np.mean(readers))
+        expected = (np.mean(readers) - rating.low) / (rating.high - rating.low)
+        assert row[f"target_{rating.name}"] == pytest.approx(expected)
+    targets = cohort.table[[f"target_{r.name}" for r in RATINGS]]
+    assert ((targets >= 0) & (targets <= 1)).all().all()
+
+
+def test_median_aggregation_and_max_diameter_change_the_cohort_as_stated(annotations):
+    grouping = load_grouping(annotations)
+    median = build_cohort(Protocol(aggregate="median"), annotations, grouping).table
+    row = median.iloc[0]
+    assert row["malignancy"] == np.median(row["readers_malignancy"])
+    biggest = build_cohort(Protocol(diameter="max"), annotations, grouping).table
+    assert biggest["diameter_max_mm"].between(3, 30).all()
+
+
+def test_exclusions_are_recorded_with_the_first_rule_that_applies(cohort):
+    candidates = cohort.candidates
+    assert len(candidates) == len(cohort.table) + (candidates["excluded_by"] != "").sum()
+    oversized = candidates["n_readers"] > 4
+    assert oversized.any() and (candidates.loc[oversized, "excluded_by"] == OVERSIZED).all()
+    outside = ~oversized & ~candidates["diameter_mean_mm"].between(3, 30)
+    assert (candidates.loc[outside, "excluded_by"] == DIAMETER).all()
+    threes = candidates["excluded_by"] == INDETERMINATE
+    assert np.isclose(candidates.loc[threes, "malignancy"], 3).all()
+
+
+def test_out_of_range_rating_is_clipped_by_default_and_can_exclude(annotations, cohort):
+    flagged = cohort.candidates[cohort.candidates["out_of_range"]]
+    assert len(flagged) >= 1
+    assert cohort.candidates["readers_internal_structure"].map(max).max() <= 4
+    strict = build_cohort(Protocol(out_of_range_ratings="exclude"), annotations, load_grouping(annotations))
+    assert not set(flagged["nodule_id"]) & set(strict.table["nodule_id"])
+
+
+def test_nodule_ids_do_not_depend_on_row_or_cluster_order(annotations):
+    grouping = load_grouping(annotations)
+    groups = list(grouping.values())
+    rng = np.random.default_rng(1)
+    shuffled = [list(rng.permutation(g)) for g in rng.permutation(np.array(groups, dtype=object))]
+    assert ids_for_groups(annotations, shuffled) == grouping
+    row = annotations.by_id().loc[groups[0]]
+    assert nodule_id(row["patient_id"].iat[0], row["series_uid"].iat[0], row["fingerprint"][::-1]) in grouping
+
+
+def test_loading_the_cohort_is_cached_per_protocol():
+    assert load_cohort(Protocol()) is load_cohort(Protocol())
+
+
+def test_slices_table_has_one_row_per_nodule_slice(cohort):
+    slices = cohort.slices()
+    assert len(slices) == cohort.table["n_slices"].sum()
+    assert isinstance(slices, pd.DataFrame) and set(slices.columns) == {"nodule_id", "slice_index"}

@@ -1,0 +1,44 @@
+import dataclasses
+
+import pytest
+
+from lidcbench.errors import ProtocolError
+from lidcbench.protocol import Protocol
+
+
+def test_default_is_the_papers_protocol():
+    protocol = Protocol()
+    assert (protocol.diameter_min_mm, protocol.diameter_max_mm) == (3.0, 30.0)
+    assert protocol.diameter == "mean" and protocol.aggregate == "mean" and protocol.min_readers == 1
+
+
+def test_hash_is_short_stable_and_changes_with_every_field():
+    base = Protocol()
+    assert base.hash == Protocol().hash and len(base.hash) == 10
+    # The default protocol's hash names every cache and result; changing it is a deliberate act.
+    assert base.hash == "10894036eb"
+    changes = {"diameter_min_mm": 4.0, "diameter_max_mm": 20.0, "diameter": "max", "min_readers": 2,
+               "aggregate": "median", "max_annotations": 3, "oversized_clusters": "keep",
+               "out_of_range_ratings": "exclude"}
+    assert set(changes) == {f.name for f in dataclasses.fields(Protocol)}
+    hashes = {base.with_changes(**{name: value}).hash for name, value in changes.items()}
+    assert len(hashes) == len(changes) and base.hash not in hashes
+
+
+def test_protocol_is_frozen_and_hashable():
+    protocol = Protocol()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        protocol.min_readers = 3
+    assert {protocol: 1}[Protocol()] == 1
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"diameter_window": 3}, "unknown protocol option"),
+    ({"aggregate": "mode"}, "aggregate='mode'"),
+    ({"diameter": "min"}, "diameter='min'"),
+    ({"diameter_min_mm": 30, "diameter_max_mm": 3}, "empty"),
+    ({"min_readers": 0}, "min_readers"),
+])
+def test_bad_options_are_named_errors(options, message):
+    with pytest.raises(ProtocolError, match=message):
+        Protocol.from_options(**options)
