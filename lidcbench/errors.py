@@ -23,3 +23,39 @@ class FrozenFileError(LidcbenchError):
 
 class FoldError(LidcbenchError, IndexError):
     """A fold index is out of range or a fold selection is malformed."""
+
+
+class RegistryError(LidcbenchError, LookupError):
+    """A method name is unknown or registered twice."""
+
+
+class PluginError(LidcbenchError):
+    """A registered method failed to import or breaks the method contract."""
+
+
+class PredictionsError(LidcbenchError, ValueError):
+    """Predictions name unknown nodules, miss nodules, or hold values out of range."""
+
+
+class RecordError(LidcbenchError):
+    """A result record is unreadable, of another schema version, or inconsistent with its neighbours."""
+
+
+class SourceError(LidcbenchError):
+    """A patch source is unknown, misconfigured, or cannot read its data."""
+
+
+class MissingScansError(SourceError):
+    """Scans of the cohort are absent from the user's DICOM download."""
+
+
+class DicomSeriesError(SourceError):
+    """A DICOM series on disk is incomplete or unreadable."""
+
+
+class CacheError(LidcbenchError):
+    """A cached patch file is corrupt, from another version, or does not match its key."""
+
+
+class PatchesError(LidcbenchError):
+    """Patches were asked for nodules they do not hold, or at a size they cannot have."""

@@ -10,6 +10,11 @@ from ..errors import LidcbenchError
 # Subcommand name -> module under lidcbench.cli with add_arguments(parser) and run(args).
 SUBCOMMANDS = {
     "protocol": "Print the cohort card: nodules, labels, folds, reader variation.",
+    "cache": "Build, list or clear the cached nodule patches (contours or your CT).",
+    "score": "Score predictions made outside lidcbench (a CSV) fold by fold on the frozen folds.",
+    "leaderboard": "Regenerate the Markdown leaderboards and ROC figures from the result records.",
+    "list": "List the registered methods, built-in and plugins.",
+    "run": "Train and score a method fold by fold; write one result record per fold.",
 }
 
 

@@ -13,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the card as JSON")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the card as Markdown")
     parser.add_argument("--no-derivation", action="store_true", help="skip the count-derivation table (faster)")
+    parser.add_argument("--export", type=Path, metavar="CSV",
+                        help="write the cohort table (nodule ids, patient, series, centroid, fold, label, slices; "
+                             "see lidcbench.export) to CSV instead of printing the card")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from ..folds import load_folds
 
     protocol = protocol_from_args(args)
+    if args.export:
+        from ..export import cohort_export
+
+        table = cohort_export(load_cohort(protocol), load_folds())
+        table.to_csv(args.export, index=False)
+        print(f"wrote {args.export}: the {len(table)} nodules of protocol {protocol.hash}")
+        return 0
     card = cohort_card(load_cohort(protocol), load_folds(), with_derivation=not args.no_derivation)
     if args.markdown:
         args.markdown.write_text(to_markdown(card))

@@ -1,0 +1,1 @@
+"""Baseline methods registered with lidcbench: diameter, lasso, elastic-net, cnn."""

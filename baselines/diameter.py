@@ -1,0 +1,34 @@
+"""Malignancy from the nodule's size alone.
+
+Size separates benign from malignant well in LIDC-IDRI, so every leaderboard
+needs this row to show what a method adds beyond it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from lidcbench.method import FoldData, Method, prediction_frame
+
+
+class DiameterMethod(Method):
+    """Logistic regression on the log of the mean reader diameter."""
+
+    def __init__(self, C: float = 1.0, seed: int = 0):
+        self.C = C
+        self.seed = seed
+
+    @staticmethod
+    def _features(data: FoldData) -> np.ndarray:
+        # One row per nodule; the same probability then goes to each of its slices.
+        return np.log(data.nodules["diameter_mean_mm"].to_numpy(dtype=float))[:, None]
+
+    def fit(self, train: FoldData) -> DiameterMethod:
+        self.model_ = LogisticRegression(C=self.C, random_state=self.seed)
+        self.model_.fit(self._features(train), train.nodules["label"].to_numpy())
+        return self
+
+    def predict(self, test: FoldData) -> "pd.DataFrame":  # noqa: F821
+        per_nodule = dict(zip(test.nodules["nodule_id"], self.model_.predict_proba(self._features(test))[:, 1]))
+        malignancy = np.array([per_nodule[n] for n in test.patches.nodule_ids])
+        return prediction_frame(test, malignancy)

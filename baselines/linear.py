@@ -1,0 +1,74 @@
+"""Lasso and elastic-net regression on hand-crafted patch features.
+
+The paper's attribute baselines (Table III, after Chen et al.): one linear
+model per rating, predicting the eight attribute scores and the malignancy
+score on the [0, 1] scale; the malignancy probability is the predicted
+malignancy score (0.5 is the rating 3 that divides benign from malignant).
+The regularisation strength is chosen by cross-validation inside the
+training folds, grouped by patient.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import ElasticNetCV, LassoCV
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from lidcbench.attributes import ATTRIBUTE_NAMES
+from lidcbench.method import FoldData, Method, prediction_frame
+
+from .features import feature_matrix
+
+_TARGETS = (*ATTRIBUTE_NAMES, "malignancy")
+
+
+class _LinearMethod(Method):
+    predicts_attributes = True
+
+    def _regressor(self, splits):
+        raise NotImplementedError
+
+    def fit(self, train: FoldData) -> _LinearMethod:
+        features = feature_matrix(train.patches.images)
+        targets = train.targets()
+        groups = train.slice_table()["patient_id"].to_numpy()
+        splits = list(GroupKFold(n_splits=self.inner_folds).split(features, groups=groups))
+        self.models_ = {
+            name: make_pipeline(StandardScaler(), self._regressor(splits)).fit(features, targets[f"target_{name}"])
+            for name in _TARGETS
+        }
+        return self
+
+    def predict(self, test: FoldData):
+        features = feature_matrix(test.patches.images)
+        predicted = {name: model.predict(features) for name, model in self.models_.items()}
+        attributes = np.column_stack([predicted[name] for name in ATTRIBUTE_NAMES])
+        return prediction_frame(test, predicted["malignancy"], attributes)
+
+
+class LassoMethod(_LinearMethod):
+    """Lasso regression per rating on intensity, texture and shape features."""
+
+    def __init__(self, inner_folds: int = 5, n_alphas: int = 30, seed: int = 0):
+        self.inner_folds = inner_folds
+        self.n_alphas = n_alphas
+        self.seed = seed
+
+    def _regressor(self, splits):
+        return LassoCV(alphas=self.n_alphas, cv=splits, random_state=self.seed, max_iter=5000)
+
+
+class ElasticNetMethod(_LinearMethod):
+    """Elastic-net regression per rating on intensity, texture and shape features."""
+
+    def __init__(self, inner_folds: int = 5, n_alphas: int = 30, l1_ratio: tuple[float, ...] = (0.1, 0.5, 0.9),
+                 seed: int = 0):
+        self.inner_folds = inner_folds
+        self.n_alphas = n_alphas
+        self.l1_ratio = l1_ratio
+        self.seed = seed
+
+    def _regressor(self, splits):
+        return ElasticNetCV(alphas=self.n_alphas, l1_ratio=list(self.l1_ratio), cv=splits,
+                            random_state=self.seed, max_iter=5000)

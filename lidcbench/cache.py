@@ -1,0 +1,292 @@
+"""Patches built once per (source, protocol, patch size, source settings), kept on disk.
+
+:func:`load_patches` is the one way a method gets pixels. The first call renders
+every cohort nodule on all cores behind a progress bar and writes one file per
+key (:mod:`.patchfile`) atomically; later calls read it back, checking every
+chunk. The key digests the file format version and the source's settings
+(which carry the source's code version), so a file written by other code is
+never found under the current key; a file that fails its checks is rebuilt.
+
+Memory: patches come back as float32, 2.9 GB for the default cohort at 256 px
+(11094 x 256 x 256) and 0.18 GB at 64 px; building holds a float16 copy too.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .cachedir import TEMPORARY_SUFFIX, cache_root, write_atomically
+from .cohort import Cohort
+from .errors import CacheError, MissingScansError, PatchesError, SourceError
+from .patches import Patches
+from .patchfile import FORMAT_VERSION, STORED_DTYPE, Chunk, compress, file_pieces, read_header, read_images
+from .sources import Source, make_source
+
+PATCH_FOLDER = "patches"
+SUFFIX = ".patches"
+MIN_SIZE = 8
+CHUNK_SLICES = 48  # images per work unit: ~6 MB of float16 at 256 px
+
+
+def patches_dir(cache_dir: Path | str | None = None) -> Path:
+    return cache_root(cache_dir) / PATCH_FOLDER
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cache_key(source: Source, protocol_hash: str, size: int, nodule_ids: Sequence[str]) -> str:
+    """``<source>-<protocol hash>-<size>px-<digest>``; the digest covers the file format,
+    the source's settings and the nodules built (fewer when scans are missing)."""
+    identity = {"format": FORMAT_VERSION, "source": source.name, "settings": source.settings(),
+                "protocol": protocol_hash, "size": size,
+                "nodules": hashlib.sha256("\n".join(nodule_ids).encode()).hexdigest()}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{source.name}-{protocol_hash}-{size}px-{digest}"
+
+
+def load_patches(cohort: Cohort, source: Source | str = "contours", size: int = 256, progress: bool = True,
+                 cache_dir: Path | str | None = None, allow_missing: bool = False,
+                 workers: int | None = None) -> Patches:
+    """The cohort's patches from ``source`` at ``size`` px, built on first use and cached.
+
+    Nodules whose scans the source cannot find raise :class:`MissingScansError`,
+    naming them all; with ``allow_missing`` the others are built and the left-out
+    ones are listed in ``Patches.missing``.
+    """
+    source = make_source(source) if isinstance(source, str) else source
+    if not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
+        raise PatchesError(f"patch size must be a whole number of pixels >= {MIN_SIZE}, not {size!r}.")
+    size = int(size)
+    table = cohort.table
+    missing = source.missing(table)
+    if len(missing) and not allow_missing:
+        raise MissingScansError(_missing_message(source, missing, table))
+    kept = table[~table["nodule_id"].isin(missing["nodule_id"])]
+    key = cache_key(source, cohort.protocol.hash, size, kept["nodule_id"].tolist())
+    path = patches_dir(cache_dir) / f"{key}{SUFFIX}"
+    console = _console() if progress else None
+    if path.exists():
+        try:
+            return read_patches(path, key, kept)
+        except CacheError as error:
+            if console:
+                console.print(f"[yellow]{error} Rebuilding it.[/]")
+    manifest = _manifest(key, source, cohort, size, kept, missing)
+    return _build(path, manifest, source, kept, size, workers or available_cores(), console)
+
+
+def read_patches(path: Path, key: str, kept: pd.DataFrame) -> Patches:
+    """The patches in ``path``, checked against the key and the nodules expected."""
+    header = read_header(path)
+    manifest = header["manifest"]
+    if manifest.get("key") != key:
+        raise CacheError(f"{path} holds key {manifest.get('key')}, not {key}.")
+    if manifest["nodule_ids"] != kept["nodule_id"].tolist() or \
+            manifest["slice_counts"] != kept["slices"].map(len).tolist():
+        raise CacheError(f"{path} holds other nodules than the cohort's.")
+    size, counts = manifest["size"], manifest["slice_counts"]
+    images = read_images(path, header, sum(counts), size)
+    return _patches(images, manifest)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A patch file as ``lidcbench cache info`` lists it (from its header only)."""
+
+    path: Path
+    bytes: int
+    key: str
+    manifest: dict[str, Any] | None  # None when the header cannot be read
+    problem: str  # empty when the file has the current format
+
+
+def cache_entries(cache_dir: Path | str | None = None) -> list[CacheEntry]:
+    entries = []
+    for path in sorted(patches_dir(cache_dir).glob(f"*{SUFFIX}")):
+        try:
+            manifest, problem = read_header(path)["manifest"], ""
+        except CacheError as error:
+            manifest, problem = None, str(error)
+        entries.append(CacheEntry(path=path, bytes=path.stat().st_size, key=path.name[:-len(SUFFIX)],
+                                  manifest=manifest, problem=problem))
+    return entries
+
+
+def leftover_files(cache_dir: Path | str | None = None) -> list[Path]:
+    """Temporary files of writes that never finished (a crash or a kill)."""
+    root = cache_root(cache_dir)
+    return sorted(root.rglob(f".*{TEMPORARY_SUFFIX}")) if root.is_dir() else []
+
+
+def clear_cache(cache_dir: Path | str | None = None, keys: Sequence[str] | None = None) -> tuple[int, int]:
+    """Remove the patch files named by ``keys`` (default: the whole cache, DICOM
+    indexes and leftovers included); returns (files removed, bytes freed)."""
+    root = cache_root(cache_dir)
+    if keys:
+        paths = [patches_dir(cache_dir) / f"{key}{SUFFIX}" for key in keys]
+        unknown = [p.name[:-len(SUFFIX)] for p in paths if not p.is_file()]
+        if unknown:
+            raise CacheError(f"no cached patches with key {', '.join(unknown)}; `lidcbench cache info` lists them.")
+    else:
+        paths = [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+    freed = 0
+    for path in paths:
+        freed += path.stat().st_size
+        path.unlink()
+    return len(paths), freed
+
+
+def _build(path: Path, manifest: dict[str, Any], source: Source, kept: pd.DataFrame, size: int,
+           workers: int, console) -> Patches:
+    rows = kept.to_dict("records")
+    counts = [len(row["slices"]) for row in rows]
+    images = np.empty((sum(counts), size, size), dtype=STORED_DTYPE)
+    started = time.perf_counter()
+
+    def chunks() -> Iterator[Chunk]:
+        with _progress(console, f"{source.name} patches, {size} px", len(rows)) as advance:
+            for first, stored, slices, chunk, n_rows in _render(source, rows, counts, size, workers):
+                images[first:first + len(stored)] = stored
+                yield chunk
+                advance(n_rows)
+
+    write_atomically(path, file_pieces(manifest, chunks()))
+    if console:
+        console.print(f"built {len(images)} patches of {len(rows)} nodules in {time.perf_counter() - started:.0f} s "
+                      f"-> {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    return _patches(images.astype(np.float32), manifest)
+
+
+def _render(source: Source, rows: list[dict], counts: list[int], size: int,
+            workers: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, Chunk, int]]:
+    """(first image, float16 images, slice indices, compressed chunk, rows) per work unit, as each finishes."""
+    units = _units(counts)
+    firsts = np.concatenate([[0], np.cumsum(counts)])
+    jobs = [(source, rows[start:stop], size, int(firsts[start])) for start, stop in units]
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _checked(_render_unit(*job), job)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+    try:
+        running: dict[Future, tuple] = {pool.submit(_render_unit, *job): job for job in jobs}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield _checked(future.result(), running.pop(future))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _render_unit(source: Source, rows: list[dict], size: int, first: int) -> tuple:
+    """Runs in a worker process: render, then compress where the pixels are."""
+    stored = np.empty((sum(len(row["slices"]) for row in rows), size, size), dtype=STORED_DTYPE)
+    slices, filled = [], 0
+    for row in rows:
+        images, indices = source.render_nodule(row, size)
+        if len(images) != len(row["slices"]):
+            raise SourceError(f"source {source.name!r} returned {len(images)} patches for {row['nodule_id']}, "
+                              f"which spans {len(row['slices'])} slices.")
+        stored[filled:filled + len(images)] = images
+        slices.append(np.asarray(indices))
+        filled += len(images)
+    return first, stored, slices, compress(stored, first)
+
+
+def _checked(result: tuple, job: tuple) -> tuple:
+    first, stored, slices, chunk = result
+    source, rows, size, _ = job
+    for row, indices in zip(rows, slices):
+        if list(indices) != list(row["slices"]):
+            raise SourceError(f"source {source.name!r} returned slices {list(indices)} for {row['nodule_id']}, "
+                              f"whose slices are {list(row['slices'])}.")
+    if stored.shape[1:] != (size, size) or not np.isfinite(stored).all():
+        raise SourceError(f"source {source.name!r} returned {stored.shape[1:]} patches or non-finite pixels.")
+    return first, stored, np.concatenate(slices), chunk, len(rows)
+
+
+def _units(counts: list[int]) -> list[tuple[int, int]]:
+    """Consecutive row ranges of about CHUNK_SLICES images each."""
+    units, start, images = [], 0, 0
+    for index, count in enumerate(counts):
+        images += count
+        if images >= CHUNK_SLICES:
+            units.append((start, index + 1))
+            start, images = index + 1, 0
+    if start < len(counts):
+        units.append((start, len(counts)))
+    return units
+
+
+def _manifest(key: str, source: Source, cohort: Cohort, size: int, kept: pd.DataFrame,
+              missing: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "key": key,
+        "source": source.name,
+        "settings": {"size": size, **source.settings()},
+        "protocol_hash": cohort.protocol.hash,
+        "protocol": cohort.protocol.to_dict(),
+        "size": size,
+        "nodule_ids": kept["nodule_id"].tolist(),
+        "slice_counts": kept["slices"].map(len).tolist(),
+        "slice_indices": [int(k) for slices in kept["slices"] for k in slices],
+        "missing": missing["nodule_id"].tolist(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "lidcbench_version": __version__,
+    }
+
+
+def _patches(images: np.ndarray, manifest: dict[str, Any]) -> Patches:
+    return Patches(
+        images=images,
+        nodule_ids=np.repeat(np.array(manifest["nodule_ids"], dtype=str), manifest["slice_counts"]),
+        slice_indices=np.array(manifest["slice_indices"], dtype=np.int64),
+        source=manifest["source"],
+        settings=manifest["settings"],
+        key=manifest["key"],
+        missing=tuple(manifest["missing"]),
+    )
+
+
+def _missing_message(source: Source, missing: pd.DataFrame, table: pd.DataFrame) -> str:
+    patients = sorted(missing["patient_id"].unique())
+    shown = ", ".join(patients[:12]) + (f" and {len(patients) - 12} more" if len(patients) > 12 else "")
+    return (
+        f"{missing['series_uid'].nunique()} scan(s) holding {len(missing)} of the cohort's {len(table)} nodules "
+        f"are not in {source.describe()}: {shown}. Download them (both of pylidc's folder layouts work), or pass "
+        f"--allow-missing to build the other {len(table) - len(missing)} nodules and record which were left out."
+    )
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _progress(console, description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on ``console``; nothing when console is None."""
+    if console is None:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), "nodules", TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

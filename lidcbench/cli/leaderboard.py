@@ -1,0 +1,20 @@
+"""`lidcbench leaderboard`: regenerate leaderboards/*.md and ROC figures from the result records."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                        help="folder of result records (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("leaderboards"), metavar="DIR",
+                        help="folder for the pages and figures (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..leaderboard import regenerate
+
+    for path in regenerate(args.results, args.out):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,165 @@
+"""Leaderboards regenerated from result records, never edited by hand.
+
+One Markdown page (and one ROC figure) per setting: records made under the
+same protocol hash, pixel source with its settings, and profile. A row is a
+method (by its record's method name) and seed; its folds are summarized by
+:func:`lidcbench.score.summarize`. The same records always give the same
+bytes, so a committed leaderboard can be checked by regenerating it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .attributes import ATTRIBUTES
+from .errors import RecordError
+from .records import DEFAULT_RESULTS, RunRecord, read_records
+from .score import YARDSTICKS, compare, summarize, summarize_attributes
+
+DEFAULT_OUT = Path("leaderboards")
+# Size alone separates this cohort well, so every method is also compared with the
+# diameter-only baseline: the difference is what the method adds beyond size.
+REFERENCE_METHOD = "diameter"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One method and seed: its records (by fold), pooled nodules and summary."""
+
+    method: str
+    seed: int
+    records: tuple[RunRecord, ...]
+    nodules: pd.DataFrame
+    summary: dict[str, Any]
+    versus_reference: dict[str, Any] | None = None
+
+    @property
+    def folds(self) -> list[int]:
+        return [r.fold for r in self.records]
+
+    @property
+    def predicts_attributes(self) -> bool:
+        return any(self.summary["attributes"][a.name]["error"]["mean"] is not None for a in ATTRIBUTES)
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """All entries of one setting, with the yardsticks of every fold they cover."""
+
+    setting: str
+    first: RunRecord  # any record: protocol, source and profile are the same for all
+    entries: tuple[Entry, ...]
+    yardsticks: dict[str, dict[str, dict[str, float | None]]]
+    yardstick_folds: list[int]
+
+
+def _entry(records: list[RunRecord]) -> Entry:
+    first = records[0]
+    for record in records[1:]:
+        if (record.method_params, record.folds_version) != (first.method_params, first.folds_version):
+            raise RecordError(
+                f"records of method {first.method} seed {first.seed} under {first.setting} disagree on parameters "
+                f"or folds version (fold {first.fold} vs fold {record.fold}); re-run the method on every fold "
+                "with the same settings, or give the variant its own method name."
+            )
+    nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
+    summary = summarize({r.fold: r.metrics for r in records}, nodules)
+    return Entry(first.method, first.seed, tuple(records), nodules, summary)
+
+
+def _versus_reference(entry: Entry, reference: Entry) -> dict[str, Any] | None:
+    """Paired AUC difference (DeLong) with the reference method on the nodules both scored."""
+    shared = sorted(set(entry.nodules["nodule_id"]) & set(reference.nodules["nodule_id"]))
+    if not shared:
+        return None
+    columns = ["nodule_id", "label", "malignancy"]
+    ours = entry.nodules[columns][entry.nodules["nodule_id"].isin(shared)]
+    theirs = reference.nodules[columns][reference.nodules["nodule_id"].isin(shared)]
+    return compare(ours, theirs)
+
+
+def _yardsticks(records: list[RunRecord]) -> tuple[dict[str, dict[str, dict[str, float | None]]], list[int]]:
+    """Yardsticks depend only on the fold's nodules, so any record of a fold carries them."""
+    by_fold: dict[int, dict[str, Any]] = {}
+    for record in records:
+        by_fold.setdefault(record.fold, record.metrics)
+    summary = summarize_attributes(by_fold)
+    return {name: {key: values[key] for key in YARDSTICKS} for name, values in summary.items()}, sorted(by_fold)
+
+
+def _rank(entry: Entry) -> tuple:
+    """Best pooled AUC first; entries without one last; then by name and seed, so the order is stable."""
+    auc = entry.summary["pooled"]["auc"]
+    return (auc is None, -(auc or 0.0), entry.method, entry.seed)
+
+
+def build_leaderboards(records: list[RunRecord]) -> list[Leaderboard]:
+    """Group records by setting, then by (method, seed), ranked by pooled AUC; compare each entry
+    with the reference method."""
+    by_setting: dict[str, dict[tuple[str, int], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in sorted(records, key=lambda r: (r.setting, r.method, r.seed, r.fold)):
+        by_setting[record.setting][(record.method, record.seed)].append(record)
+    boards = []
+    for setting in sorted(by_setting):
+        groups = by_setting[setting]
+        entries = sorted((_entry(groups[key]) for key in sorted(groups)), key=_rank)
+        references = [e for e in entries if e.method == REFERENCE_METHOD]
+        compared = []
+        for entry in entries:
+            reference = next((r for r in references if r.seed == entry.seed), references[0] if references else None)
+            if reference is not None and entry.method != REFERENCE_METHOD:
+                entry = replace(entry, versus_reference=_versus_reference(entry, reference))
+            compared.append(entry)
+        all_records = [r for records_ in groups.values() for r in records_]
+        yardsticks, folds = _yardsticks(all_records)
+        boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds))
+    return boards
+
+
+GENERATED_MARK = "<!-- generated by `lidcbench leaderboard` from result records; do not edit by hand -->"
+
+
+def _stale(out_dir: Path, keep: set[Path]) -> list[Path]:
+    """Pages this command wrote earlier whose setting has no records any more (and their figures)."""
+    stale = []
+    for page in sorted(out_dir.glob("*.md")):
+        if page in keep:
+            continue
+        with page.open(encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") == GENERATED_MARK:
+                stale += [page, page.with_name(f"{page.stem}-roc.png")]
+    return [p for p in stale if p.exists()]
+
+
+def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT) -> list[Path]:
+    """Write one page and one ROC figure per setting, plus an index; returns the paths written.
+
+    Pages from an earlier run whose records are gone are removed, so no
+    leaderboard outlives its evidence.
+    """
+    from .leaderboardview import index_markdown, page_markdown, write_roc_figure
+
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    records = read_records(results_dir)
+    if not records:
+        raise RecordError(f"no result records under {results_dir}/; make some with `lidcbench run` or "
+                          "`lidcbench score PREDICTIONS.csv --out DIR`, or point --results at them.")
+    boards = build_leaderboards(records)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for board in boards:
+        figure = out_dir / f"{board.setting}-roc.png"
+        write_roc_figure(board, figure)
+        page = out_dir / f"{board.setting}.md"
+        page.write_text(page_markdown(board, figure.name, GENERATED_MARK), encoding="utf-8")
+        written += [page, figure]
+    index = out_dir / "README.md"
+    index.write_text(index_markdown(boards, GENERATED_MARK), encoding="utf-8")
+    written.append(index)
+    for path in _stale(out_dir, set(written)):
+        path.unlink()
+    return written

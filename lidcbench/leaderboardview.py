@@ -1,0 +1,200 @@
+"""Render leaderboards: Markdown pages and ROC figures, byte-identical for identical records."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import paper
+from .attributes import ATTRIBUTES
+from .leaderboard import REFERENCE_METHOD, Leaderboard
+from .metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
+from .protocol import Protocol
+from .score import SIZE_SPLIT_MM, STRATA, STRATUM_LABELS
+
+REPORTED = f"({paper.MARK})"
+YARDSTICK_LABEL = {
+    "inter_observer": "Readers, pairwise (our IB)",
+    "reader_vs_others": "Readers, one vs the mean of the others",
+    "constant": "Constant, the training folds' mean",
+}
+
+
+def _number(value: float | None, digits: int, scale: float = 1.0, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value * scale:{'+' if sign else ''}.{digits}f}"
+
+
+def _spread(spread: dict[str, float | None], digits: int, scale: float = 1.0) -> str:
+    if spread["mean"] is None:
+        return "-"
+    text = _number(spread["mean"], digits, scale)
+    return text if spread["std"] is None else f"{text} ± {_number(spread['std'], digits, scale)}"
+
+
+def _with_ci(value: float | None, ci: list[float] | None, digits: int, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    text = _number(value, digits, sign=sign)
+    return text if ci is None else f"{text} [{_number(ci[0], digits, sign=sign)}, {_number(ci[1], digits, sign=sign)}]"
+
+
+def _as_printed(value: float) -> str:
+    """A reported number with the paper's two decimals, or more where it gave more (0.054)."""
+    text = f"{value:.2f}"
+    return text if float(text) == value else f"{value:g}"
+
+
+def _folds(folds: list[int]) -> str:
+    contiguous = folds == list(range(folds[0], folds[-1] + 1))
+    return f"{folds[0]}-{folds[-1]}" if contiguous and len(folds) > 2 else ",".join(map(str, folds))
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+            *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def _heading(board: Leaderboard) -> list[str]:
+    first = board.first
+    description = Protocol.from_options(**first.protocol).describe()
+    settings = json.dumps(first.source_settings, sort_keys=True)
+    return [
+        f"# Protocol {first.protocol_hash} · source {first.source} · profile {first.profile}", "",
+        f"- **Protocol {first.protocol_hash}**: {description}; folds file v{first.folds_version}.",
+        f"- **Source** `{first.source}` with settings `{settings}`.",
+        f"- **Profile** `{first.profile}`.",
+        f"- Records: `{board.setting}/` in the results folder.", "",
+    ]
+
+
+def _classification(board: Leaderboard) -> list[str]:
+    has_reference = any(e.versus_reference for e in board.entries)
+    headers = ["Method", "Seed", "Folds", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑", "Pooled AUC [95% CI] ↑"]
+    headers += [f"ΔAUC vs {REFERENCE_METHOD} [95% CI], p"] if has_reference else []
+    rows = []
+    for entry in board.entries:
+        mean, pooled = entry.summary["classification"], entry.summary["pooled"]
+        row = [entry.method, str(entry.seed), _folds(entry.folds), _spread(mean["accuracy"], 1, 100),
+               _spread(mean["sensitivity"], 1, 100), _spread(mean["specificity"], 1, 100),
+               _spread(mean["auc"], 3), _with_ci(pooled["auc"], pooled["auc_ci"], 3)]
+        if has_reference:
+            versus = entry.versus_reference
+            row.append("-" if versus is None else
+                       f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}")
+        rows.append(row)
+    for name, acc, sen, spe, auc in paper.TABLE_II:
+        row = [f"{name} {REPORTED}", "-", "-", f"{acc:.1f}", f"{sen:.1f}", f"{spe:.1f}", _number(auc, 3), "-"]
+        rows.append(row + (["-"] if has_reference else []))
+    return [
+        "## Benign vs malignant", "",
+        f"Acc, Sen, Spe at a threshold of {THRESHOLD:g} (a probability of {THRESHOLD:g} or more counts as "
+        "malignant) and ROC AUC, per test fold, then mean ± sample standard deviation over folds. Pooled AUC: "
+        f"all test nodules of the folds at once, with a {CONFIDENCE:.0%} percentile bootstrap interval over "
+        f"nodules ({N_RESAMPLES} seeded resamples). "
+        + (f"ΔAUC: paired difference from the `{REFERENCE_METHOD}` baseline (DeLong) on the nodules both "
+           "scored; positive means better than size alone. " if has_reference else "")
+        + "Higher is better (↑).", "",
+        *_table(headers, rows),
+        f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "
+        "1422-nodule cohort; they are not comparable number for number.", "",
+    ]
+
+
+def _by_size(board: Leaderboard) -> list[str]:
+    headers = ["Method", "Seed", "Size", "Nodules (malignant)", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑",
+               "AUC [95% CI] ↑"]
+    rows = []
+    for entry in board.entries:
+        for stratum in STRATA:
+            m = entry.summary["pooled_by_size"][stratum]
+            rows.append([entry.method, str(entry.seed), STRATUM_LABELS[stratum], f"{m['n']} ({m['malignant']})",
+                         _number(m["accuracy"], 1, 100), _number(m["sensitivity"], 1, 100),
+                         _number(m["specificity"], 1, 100), _with_ci(m["auc"], m["auc_ci"], 3)])
+    column = board.first.metrics["size_column"]
+    return [
+        "## By nodule size", "",
+        f"Pooled over each row's test folds, split at {SIZE_SPLIT_MM:g} mm of `{column}` (the protocol's "
+        "diameter). Size alone separates benign from malignant well in this cohort, so a method should hold "
+        "up within each stratum.", "",
+        *_table(headers, rows),
+    ]
+
+
+def _attributes(board: Leaderboard) -> list[str]:
+    headers = ["", *(f"{a.short} ↓" for a in ATTRIBUTES)]
+    rows = [[f"{entry.method}, seed {entry.seed}, folds {_folds(entry.folds)}",
+             *(_spread(entry.summary["attributes"][a.name]["error"], 2) for a in ATTRIBUTES)]
+            for entry in board.entries if entry.predicts_attributes]
+    for key, label in YARDSTICK_LABEL.items():
+        rows.append([f"{label}, folds {_folds(board.yardstick_folds)}",
+                     *(_spread(board.yardsticks[a.name][key], 2) for a in ATTRIBUTES)])
+    for name, errors in paper.TABLE_III:
+        rows.append([f"{name} {REPORTED}", *(_as_printed(errors[a.name]) for a in ATTRIBUTES)])
+    scales = ", ".join(f"{a.short} {a.low}-{a.high}" for a in ATTRIBUTES)
+    return [
+        "## Attribute scores", "",
+        f"Mean absolute error on the original rating scale ({scales}) between the predicted score (the mean "
+        "over the nodule's slices) and the readers' mean rating; mean ± standard deviation over test folds. "
+        "Lower is better (↓). The reader and constant rows are computed on the same test nodules and are "
+        "the yardsticks: a model that predicts the readers' mean should be judged first against one reader "
+        "against the others, and a constant already beats pairwise reader disagreement on some attributes. "
+        "Methods that predict no attributes have no row.", "",
+        *_table(headers, rows),
+        f"Rows marked {REPORTED} are {paper.SOURCE}, Table III, on its own cohort.", "",
+    ]
+
+
+def _provenance(board: Leaderboard) -> list[str]:
+    headers = ["Method", "Seed", "Parameters", "lidcbench", "Commit", "Device", "Wall time (s)"]
+    rows = []
+    for entry in board.entries:
+        provenances = [r.provenance for r in entry.records]
+        commits = sorted({f"{p.git_commit[:10]}{'+dirty' if p.git_dirty else ''}"
+                          for p in provenances if p.git_commit}) or ["-"]
+        times = [p.wall_time_s for p in provenances]
+        rows.append([
+            entry.method, str(entry.seed), f"`{json.dumps(entry.records[0].method_params, sort_keys=True)}`",
+            ", ".join(sorted({p.lidcbench_version for p in provenances})), ", ".join(commits),
+            ", ".join(sorted({p.device for p in provenances})),
+            "-" if None in times else f"{sum(times):.0f}",
+        ])
+    return ["## How these were made", "", *_table(headers, rows)]
+
+
+def page_markdown(board: Leaderboard, figure_name: str, mark: str) -> str:
+    lines = [mark, *_heading(board), *_classification(board), f"![ROC curves, pooled test nodules]({figure_name})",
+             "", *_by_size(board), *_attributes(board), *_provenance(board)]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def index_markdown(boards: list[Leaderboard], mark: str) -> str:
+    rows = [[f"[{b.setting}]({b.setting}.md)", b.first.protocol_hash, b.first.source, b.first.profile,
+             ", ".join(sorted({e.method for e in b.entries}))] for b in boards]
+    lines = [mark, "# Leaderboards", "",
+             "One page per setting (protocol, pixel source with its settings, profile), regenerated from the "
+             "result records by `lidcbench leaderboard`.", "",
+             *_table(["Page", "Protocol", "Source", "Profile", "Methods"], rows)]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_roc_figure(board: Leaderboard, path: Path) -> None:
+    """ROC curve of every entry on its pooled test nodules; no timestamp or version in the file."""
+    from matplotlib.figure import Figure  # not pyplot: no global backend or figure state
+    from sklearn.metrics import roc_curve
+
+    figure = Figure(figsize=(5, 5), dpi=100)
+    axes = figure.subplots()
+    for entry in board.entries:
+        nodules = entry.nodules
+        if nodules["label"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(nodules["label"], nodules["malignancy"])
+        auc = entry.summary["pooled"]["auc"]
+        axes.plot(fpr, tpr, linewidth=1.2, label=f"{entry.method} (seed {entry.seed}), AUC {auc:.3f}")
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=0.8)
+    axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
+             title=f"Pooled test nodules, {board.first.source} / {board.first.profile}")
+    axes.legend(loc="lower right", fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, format="png", metadata={"Software": None})

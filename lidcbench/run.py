@@ -1,0 +1,178 @@
+"""Train on the other folds, predict one fold, score it, write its record.
+
+A :class:`FoldJob` is one self-contained unit of work: names and settings
+in, a result record out, so that an executor can run fold jobs anywhere.
+:func:`run_folds` runs the requested folds one after another, skipping
+those whose record exists.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import LidcbenchError, PluginError
+from .method import FoldData, Method
+from .protocol import Protocol
+from .records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
+from .registry import Registry, default_registry
+
+DEFAULT_PATCH_SIZE = 64  # for methods that do not ask for a patch size
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    method: str
+    fold: int
+    seed: int = 0
+    profile: str | None = None  # None: the method's default for the device
+    params: dict[str, Any] = field(default_factory=dict)  # overrides on top of the profile
+    source: str = "contours"
+    source_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"dicom_root": ...} for ct
+    allow_missing: bool = False  # ct source: score the nodules whose scans are present
+    protocol: dict[str, Any] = field(default_factory=dict)  # Protocol fields; {} is the default protocol
+    out_dir: str = str(DEFAULT_RESULTS)
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job resolved against its method: the profile chosen and the exact parameters."""
+
+    job: FoldJob
+    method_class: type
+    profile: str
+    params: dict[str, Any]
+    device: str
+    patch_size: int
+
+
+def resolve_device_name(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
+    method_class = (registry or default_registry()).get(job.method)
+    if not (isinstance(method_class, type) and issubclass(method_class, Method)):
+        raise PluginError(f"method {job.method!r} is not a lidcbench.method.Method subclass.")
+    device = resolve_device_name(job.device)
+    profiles = method_class.profiles
+    profile = job.profile or method_class.default_profile(device)
+    if profile not in profiles:
+        raise LidcbenchError(f"method {job.method!r} has no profile {profile!r}; it has: {', '.join(profiles)}.")
+    names = method_class.param_names()
+    unknown = sorted(set(job.params) - set(names))
+    if unknown:
+        raise LidcbenchError(f"method {job.method!r} takes no parameter(s) {', '.join(unknown)}; "
+                             f"it takes: {', '.join(names)}.")
+    params = {**profiles[profile], **job.params}
+    if "seed" in names:
+        params["seed"] = job.seed
+    if "device" in names:
+        params["device"] = device
+    return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
+
+
+def _source_and_settings(job: FoldJob, size: int):
+    from .sources import make_source
+
+    source = make_source(job.source, **job.source_options)
+    return source, {**source.settings(), "patch_size": size}
+
+
+def record_location(resolved: Plan) -> Path:
+    job = resolved.job
+    _, settings = _source_and_settings(job, resolved.patch_size)
+    setting = setting_key(Protocol(**job.protocol).hash, job.source, settings, resolved.profile)
+    return record_path(job.out_dir, job.method, job.fold, job.seed, setting=setting)
+
+
+def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool = True) -> tuple[RunRecord, Path]:
+    """Run one fold job end to end and write its record (atomically)."""
+    from .cache import load_patches
+    from .cohort import load_cohort
+    from .folds import load_folds
+    from .predictions import validate_predictions
+    from .records import new_record, write_record
+    from .score import nodule_predictions, score_fold
+
+    resolved = plan(job, registry)
+    protocol = Protocol(**job.protocol)
+    cohort, folds = load_cohort(protocol), load_folds()
+    source, settings = _source_and_settings(job, resolved.patch_size)
+    patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
+                           allow_missing=job.allow_missing)
+    train_table, test_table = folds.split(cohort, job.fold)
+    available = set(patches.nodule_ids)  # fewer than the cohort only with --allow-missing on the ct source
+    train_table = train_table[train_table["nodule_id"].isin(available)].reset_index(drop=True)
+    test_table = test_table[test_table["nodule_id"].isin(available)].reset_index(drop=True)
+    train = FoldData(train_table, patches.select(train_table["nodule_id"]), labelled=True)
+    test = FoldData.unlabelled(test_table, patches.select(test_table["nodule_id"]))
+
+    started = time.perf_counter()
+    method = resolved.method_class(**resolved.params)
+    fitted = method.fit(train)
+    if fitted is not method:
+        raise PluginError(f"method {job.method!r}: fit must return the method itself.")
+    frame = method.predict(test)
+    wall_time = time.perf_counter() - started
+    predictions = validate_predictions(frame, cohort)
+    metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
+    nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
+    if patches.missing:  # with allow_missing: the record names the test nodules left out
+        left_out = set(patches.missing) & set(folds.split(cohort, job.fold)[1]["nodule_id"])
+        metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
+    params = method.get_params()
+    if hasattr(method, "weights_"):
+        params = {**params, "weights_loaded": method.weights_}  # which pretrained weights, if any
+    record = new_record(
+        method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
+        source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
+        nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=wall_time,
+    )
+    return record, write_record(record, job.out_dir)
+
+
+def _device_description(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    fold: int
+    path: Path
+    skipped: bool  # the record existed and was kept
+    record: RunRecord
+
+
+def run_folds(jobs: Iterable[FoldJob], force: bool = False, registry: Registry | None = None,
+              on_start: Callable[[FoldJob, bool], None] | None = None) -> list[FoldOutcome]:
+    """Run each job unless its record exists (``force`` redoes it)."""
+    outcomes = []
+    for job in jobs:
+        path = record_location(plan(job, registry))
+        exists = path.is_file()
+        if on_start:
+            on_start(job, exists and not force)
+        if exists and not force:
+            outcomes.append(FoldOutcome(job.fold, path, True, read_record(path)))
+            continue
+        record, path = run_fold(job, registry)
+        outcomes.append(FoldOutcome(job.fold, path, False, record))
+    return outcomes
+
+
+def fold_jobs(template: FoldJob, folds: Iterable[int]) -> list[FoldJob]:
+    return [replace(template, fold=fold) for fold in folds]

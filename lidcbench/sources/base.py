@@ -1,0 +1,38 @@
+"""What a patch source is: for one cohort nodule, its stack of 2D patches."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+
+class Source(ABC):
+    """Where pixels come from.
+
+    A source renders one cohort row at a time, so the cache can spread nodules
+    over processes; it must therefore pickle. :meth:`settings` names everything
+    that shapes its pixels (the cache key is built from it), including a
+    ``version`` raised whenever the rendering code changes its output.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """JSON-ready settings that shape the pixels (patch size excluded)."""
+
+    @abstractmethod
+    def render_nodule(self, row: Mapping[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Patches of one cohort row: float32 (n, size, size) in [0, 1], nodule
+        centred, one per slice of ``row["slices"]``, and those slice indices."""
+
+    def missing(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``table`` whose scans this source cannot find (none by default)."""
+        return table.iloc[:0]
+
+    def describe(self) -> str:
+        """Where the pixels come from, in a few words for messages."""
+        return self.name

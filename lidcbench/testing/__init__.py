@@ -1,0 +1,152 @@
+"""Conformance checks for lidcbench methods, in the manner of scikit-learn's
+``check_estimator``: small named checks that every method passes.
+
+In a plugin's own tests::
+
+    import pytest
+    from lidcbench.testing import method_checks
+
+    @pytest.mark.parametrize("check", method_checks(MyMethod, {"epochs": 1}), ids=lambda c: c.__name__)
+    def test_conformance(check):
+        check()
+
+Each check builds small synthetic patches for real cohort nodules (training
+nodules from folds 1-4, test nodules from fold 0), so a check runs in
+seconds for any method that can train on a few dozen 32-pixel slices.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+
+from ..attributes import ATTRIBUTE_NAMES
+from ..method import PREDICTION_COLUMNS, UNLABELLED_COLUMNS, FoldData
+from .data import synthetic_split
+
+
+def _fresh(method_class, params: dict[str, Any]):
+    return method_class(**copy.deepcopy(params))
+
+
+@contextmanager
+def _cohort_unreachable():
+    """Loading the cohort or the database from inside a method is forbidden: that is
+    where test labels live."""
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a method loaded the cohort or annotation database itself; "
+                             "it must use only the FoldData it is given")
+
+    with mock.patch("lidcbench.cohort._load_cohort", refuse), \
+            mock.patch("lidcbench.database._load_annotations", refuse):
+        yield
+
+
+def check_parameters_stored_unchanged(method_class, params, data):
+    method = _fresh(method_class, params)
+    for name in method_class.param_names():
+        assert hasattr(method, name), f"parameter {name!r} is not stored as an attribute of the same name"
+    for name, value in params.items():
+        assert getattr(method, name) == value, f"parameter {name!r} was not stored unchanged"
+    stored = method.get_params()
+    assert set(stored) == set(method_class.param_names()), "get_params must list every __init__ parameter"
+    assert _fresh(method_class, stored).get_params() == stored, "rebuilding from get_params changed the parameters"
+
+
+def check_fit_returns_self_and_learned_state_ends_in_underscore(method_class, params, data):
+    train, _ = data
+    method = _fresh(method_class, params)
+    before = set(vars(method))
+    with _cohort_unreachable():
+        assert method.fit(train) is method, "fit must return the method itself"
+    learned = set(vars(method)) - before
+    assert learned, "fit learned nothing into attributes"
+    assert all(name.endswith("_") for name in learned), f"learned attributes must end in '_': {sorted(learned)}"
+
+
+def check_fit_leaves_training_data_unchanged(method_class, params, data):
+    train, _ = data
+    nodules, images = train.nodules.copy(), np.array(train.patches.images, copy=True)
+    with _cohort_unreachable():
+        _fresh(method_class, params).fit(train)
+    pd.testing.assert_frame_equal(train.nodules, nodules)
+    assert np.array_equal(train.patches.images, images), "fit modified the training patches"
+
+
+def check_predictions_shape_and_range(method_class, params, data):
+    train, test = data
+    with _cohort_unreachable():
+        predictions = _fresh(method_class, params).fit(train).predict(test)
+    assert isinstance(predictions, pd.DataFrame), "predict must return a DataFrame"
+    expected = list(PREDICTION_COLUMNS) + (list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
+    assert list(predictions.columns) == expected, f"columns {list(predictions.columns)} != {expected}"
+    assert len(predictions) == len(test.patches), "predict must return one row per test slice"
+    assert (predictions["nodule_id"].to_numpy() == np.asarray(test.patches.nodule_ids)).all()
+    assert (predictions["slice_index"].to_numpy() == np.asarray(test.patches.slice_indices)).all()
+    values = predictions[expected[2:]].to_numpy(dtype=float)
+    assert np.isfinite(values).all(), "predictions hold NaN or infinity"
+    assert ((values >= 0) & (values <= 1)).all(), "probabilities and attribute scores must lie in [0, 1]"
+
+
+def check_deterministic_under_a_seed(method_class, params, data):
+    train, test = data
+    with _cohort_unreachable():
+        first = _fresh(method_class, params).fit(train).predict(test)
+        second = _fresh(method_class, params).fit(train).predict(test)
+    pd.testing.assert_frame_equal(first, second, check_exact=False, rtol=1e-5, atol=1e-6)
+
+
+def check_no_test_labels(method_class, params, data):
+    train, test = data
+    assert not test.labelled and set(test.nodules.columns) <= set(UNLABELLED_COLUMNS)
+    shuffled = FoldData.unlabelled(test.nodules.sample(frac=1.0, random_state=0), test.patches)
+    with _cohort_unreachable():
+        method = _fresh(method_class, params).fit(train)
+        plain = method.predict(test)
+        reordered = method.predict(shuffled)
+    # Predictions may depend on the test patches and geometry only, not on row order
+    # of the test table (a cheap proxy for "no joins against hidden state").
+    pd.testing.assert_frame_equal(plain, reordered, check_exact=False, rtol=1e-5, atol=1e-6)
+
+
+CHECKS: tuple[Callable, ...] = (
+    check_parameters_stored_unchanged,
+    check_fit_returns_self_and_learned_state_ends_in_underscore,
+    check_fit_leaves_training_data_unchanged,
+    check_predictions_shape_and_range,
+    check_deterministic_under_a_seed,
+    check_no_test_labels,
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _data(n_train: int, n_test: int, size: int):
+    return synthetic_split(n_train=n_train, n_test=n_test, size=size)
+
+
+def method_checks(method_class, params: dict[str, Any] | None = None, *, n_train: int = 48, n_test: int = 16,
+                  size: int = 32) -> list[Callable[[], None]]:
+    """The checks for ``method_class`` built with ``params``, each a no-argument callable named after its check."""
+    params = params or {}
+    checks = []
+    for check in CHECKS:
+        def bound(check=check):
+            check(method_class, params, _data(n_train, n_test, size))
+        bound.__name__ = check.__name__
+        checks.append(bound)
+    return checks
+
+
+def check_method(method_class, params: dict[str, Any] | None = None, **data_options) -> None:
+    """Run every check; raises AssertionError naming the first that fails."""
+    for check in method_checks(method_class, params, **data_options):
+        try:
+            check()
+        except AssertionError as error:
+            raise AssertionError(f"{method_class.__name__} fails {check.__name__}: {error}") from error

@@ -1,0 +1,1 @@
+"""Deep methods registered with lidcbench (MTMR-Net and its ablations)."""

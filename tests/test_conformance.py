@@ -1,0 +1,32 @@
+"""Every built-in method passes lidcbench.testing's conformance checks."""
+import pytest
+
+from lidcbench.registry import Registry
+from lidcbench.testing import method_checks
+
+_SMALL_TORCH = {"backbone": "resnet10t", "pretrained": "none", "patch_size": 32, "crop": 28, "epochs": 1,
+                "max_slices_per_nodule": 1, "device": "cpu"}
+# Parameters that keep each method's checks to seconds on the synthetic 32-pixel data.
+CHECK_PARAMS = {
+    "diameter": {},
+    "tiny": {},
+    "lasso": {"inner_folds": 2, "n_alphas": 5},
+    "elastic-net": {"inner_folds": 2, "n_alphas": 5, "l1_ratio": (0.5,)},
+    "cnn": {**_SMALL_TORCH, "batch_size": 8},
+    "mtmr": {**_SMALL_TORCH, "pairs_per_batch": 4},
+    "mtmr-reg": {**_SMALL_TORCH, "pairs_per_batch": 4},
+    "mtmr-rank": {**_SMALL_TORCH, "pairs_per_batch": 4},
+}
+
+
+def test_every_builtin_has_check_parameters():
+    assert set(CHECK_PARAMS) == set(Registry(discover_plugins=False).names())
+
+
+CASES = [(name, check) for name, params in CHECK_PARAMS.items()
+         for check in method_checks(Registry(discover_plugins=False).get(name), params)]
+
+
+@pytest.mark.parametrize("name, check", CASES, ids=[f"{name}-{check.__name__}" for name, check in CASES])
+def test_builtin_method_conforms(name, check):
+    check()

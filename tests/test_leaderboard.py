@@ -1,0 +1,78 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import roc_auc_score
+from test_records import make_record
+
+from lidcbench.cli import main
+from lidcbench.errors import RecordError
+from lidcbench.leaderboard import build_leaderboards, regenerate
+from lidcbench.paper import MARK
+from lidcbench.records import read_records, write_record
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("records")
+    for fold in range(3):
+        write_record(make_record("strong", fold=fold, signal=1.0), folder)
+        write_record(make_record("diameter", fold=fold, signal=0.4, params={}), folder)
+    return folder
+
+
+@pytest.fixture()
+def results(written, tmp_path):
+    """A copy each test may change."""
+    return Path(shutil.copytree(written, tmp_path / "results"))
+
+
+def test_regenerating_from_the_same_records_gives_the_same_bytes(results, tmp_path):
+    first = regenerate(results, tmp_path / "a")
+    again = regenerate(results, tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in again]
+    assert {p.suffix for p in first} == {".md", ".png"}
+    for one, other in zip(first, again):
+        assert one.read_bytes() == other.read_bytes(), one.name
+
+
+def test_the_page_shows_the_records_numbers_the_yardsticks_and_the_paper_marked(results, tmp_path):
+    (page, figure, index) = regenerate(results, tmp_path / "boards")
+    text = page.read_text()
+    nodules = [r.nodule_frame() for r in read_records(results) if r.method == "strong"]
+    labels = [v for n in nodules for v in n.label]
+    scores = [v for n in nodules for v in n.malignancy]
+    pooled = f"{roc_auc_score(labels, scores):.3f}"
+    strong_row = next(line for line in text.splitlines() if line.startswith("| strong | 0 | 0-2 |"))
+    assert f"| {pooled} [" in strong_row and "p = " in strong_row  # pooled AUC, then ΔAUC vs diameter
+    assert text.index("| strong |") < text.index("| diameter |")  # ranked by pooled AUC
+    assert "Readers, one vs the mean of the others" in text and "Constant, the training folds' mean" in text
+    assert f"| MTMR-Net ({MARK}) | - | - | 93.5 | 93.0 | 89.4 | 0.979 |" in text
+    assert f"| IB (inter-observer) ({MARK}) | 0.90 | 0.09 | 0.21 | 0.91 | 0.81 | 0.84 | 0.76 | 0.054 |" in text
+    assert figure.name in text and figure.read_bytes()[:4] == b"\x89PNG"
+    assert page.name in index.read_text()
+
+
+def test_each_setting_gets_its_own_page_and_stale_pages_go(results, tmp_path):
+    other = make_record("strong", fold=0, source_settings={"size": 32})
+    path = write_record(other, results)
+    boards = build_leaderboards(read_records(results))
+    assert len(boards) == 2
+    out = tmp_path / "boards"
+    assert len(regenerate(results, out)) == 5
+    path.unlink()
+    regenerate(results, out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in regenerate(results, out))
+
+
+def test_records_of_one_method_that_disagree_are_an_error(results):
+    write_record(make_record("strong", fold=4, params={"alpha": 9}), results)
+    with pytest.raises(RecordError, match="disagree on parameters"):
+        build_leaderboards(read_records(results))
+
+
+def test_the_command_writes_pages_or_says_there_are_no_records(results, tmp_path, capsys):
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "boards")]) == 0
+    assert "README.md" in capsys.readouterr().out
+    assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
+    assert "no result records" in capsys.readouterr().err

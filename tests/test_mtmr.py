@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+
+from lidcbench.training import create_backbone
+from methods.mtmr_model import (MtmrNet, classification_loss, ranking_loss, regression_loss, total_loss,
+                                weight_penalty)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    backbone, _ = create_backbone("resnet18", "none")
+    return MtmrNet(backbone)
+
+
+def test_output_shapes_and_ranges(net):
+    logits, attributes = net(torch.randn(5, 1, 32, 32))
+    assert logits.shape == (5,) and attributes.shape == (5, 8)
+    assert ((attributes >= 0) & (attributes <= 1)).all()
+    assert net.classifier.in_features == net.backbone.num_features + 256
+    rank_only = MtmrNet(create_backbone("resnet18", "none")[0], with_regression=False)
+    logits, attributes = rank_only(torch.randn(2, 1, 32, 32))
+    assert logits.shape == (2,) and attributes is None
+    assert rank_only.classifier.in_features == rank_only.backbone.num_features
+
+
+def test_resnet50_is_the_papers_2048_feature_extractor():
+    backbone, _ = create_backbone("resnet50", "none")
+    assert backbone.num_features == 2048
+    assert MtmrNet(backbone).classifier.in_features == 2304
+
+
+def test_losses_on_hand_computed_cases():
+    logits, labels = torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])
+    expected = (np.log(2) + np.log(1 + np.exp(2.0))) / 2
+    assert classification_loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    predicted = torch.tensor([[0.5] * 8, [0.0] * 8])
+    targets = torch.tensor([[0.0] * 8, [0.25] * 8])
+    assert regression_loss(predicted, targets).item() == pytest.approx((8 * 0.25 + 8 * 0.0625) / 2)
+    # t_i > t_j and p_i - p_j = -0.2: hinge 0.1 + 0.2; equal t: nothing; correct beyond margin: nothing.
+    p_i, p_j = torch.tensor([0.3, 0.5, 0.9]), torch.tensor([0.5, 0.1, 0.2])
+    t_i, t_j = torch.tensor([0.75, 0.5, 1.0]), torch.tensor([0.25, 0.5, 0.0])
+    assert ranking_loss(p_i, p_j, t_i, t_j, margin=0.1).item() == pytest.approx(0.3 / 3)
+    layer = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 2.0]]))
+        layer.bias.fill_(3.0)
+    assert weight_penalty(layer).item() == pytest.approx(1 + 4 + 9)
+
+
+def test_ranking_gradient_pushes_a_wrongly_ordered_pair_and_ignores_a_settled_one():
+    p_i = torch.tensor([0.3], requires_grad=True)
+    p_j = torch.tensor([0.6], requires_grad=True)
+    ranking_loss(p_i, p_j, torch.tensor([0.9]), torch.tensor([0.1])).backward()
+    assert p_i.grad.item() < 0 < p_j.grad.item()  # descent raises p_i and lowers p_j
+    p_i = torch.tensor([0.9], requires_grad=True)
+    p_j = torch.tensor([0.2], requires_grad=True)
+    ranking_loss(p_i, p_j, torch.tensor([0.9]), torch.tensor([0.1])).backward()
+    assert p_i.grad.item() == 0 and p_j.grad.item() == 0
+
+
+def test_both_branches_are_one_module_with_one_set_of_weights(net):
+    x = torch.randn(2, 1, 32, 32)
+    net.eval()
+    with torch.no_grad():
+        pair_logits, _ = net(torch.cat([x, x.flip(0)]))
+        alone, _ = net(x)
+    # The second branch's outputs are the same module's outputs on its inputs.
+    assert torch.allclose(pair_logits[:2], alone, atol=1e-5)
+    assert torch.allclose(pair_logits[2:], alone.flip(0), atol=1e-5)
+    net.train()
+
+
+def _term(net, term):
+    torch.manual_seed(1)
+    logits, attributes = net(torch.randn(8, 1, 32, 32))
+    if term == "cls":
+        return classification_loss(logits, torch.tensor([0.0, 1.0] * 4))
+    if term == "reg":
+        return regression_loss(attributes, torch.rand(8, 8))
+    if term == "rank":  # malignancy scores that the untrained network cannot already order with margin
+        p_i, p_j = torch.sigmoid(logits).chunk(2)
+        return ranking_loss(p_i, p_j, torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 1.0, 0.0]), 0.5)
+    return weight_penalty(net)
+
+
+@pytest.mark.parametrize("term", ["cls", "reg", "rank", "l2"])
+def test_every_loss_term_reaches_the_backbone(net, term):
+    loss = _term(net, term)
+    assert loss.item() > 0
+    gradient = torch.autograd.grad(loss, net.backbone.conv1.weight)[0]
+    assert gradient.abs().sum() > 0
+
+
+def test_classification_loss_reaches_the_regression_module_through_the_concatenation(net):
+    gradient = torch.autograd.grad(_term(net, "cls"), net.attribute_features.weight)[0]
+    assert gradient.abs().sum() > 0
+
+
+def test_total_loss_weights_the_terms_as_eq_5(net):
+    torch.manual_seed(2)
+    images = torch.randn(8, 1, 32, 32)
+    labels, attributes, malignancy = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.rand(4, 8), torch.rand(4)
+    loss, parts = total_loss(net, images[:4], images[4:], labels, labels.flip(0), attributes, attributes.flip(0),
+                             malignancy, malignancy.flip(0), lam=1.0, beta=0.5, eta=1e-3, margin=0.1)
+    assert set(parts) == {"cls", "reg", "rank", "l2"}
+    expected = parts["cls"] + parts["reg"] + 0.5 * parts["rank"] + 1e-3 * parts["l2"]
+    assert loss.item() == pytest.approx(expected, rel=1e-4)
+    _, without_ranking = total_loss(net, images[:4], images[4:], labels, labels.flip(0), attributes,
+                                    attributes.flip(0), malignancy, malignancy.flip(0), lam=1.0, beta=0.0,
+                                    eta=1e-3, margin=0.1)
+    assert "rank" not in without_ranking

