@@ -9,11 +9,16 @@ pylidc 0.2.3 (the last release) predates two removals:
 * numpy 2 removed the aliases ``np.int`` and ``np.float`` that pylidc's mask
   and contour code uses at call time; they are restored as the builtins they
   always were. ``np.bool`` exists again in numpy 2 and is left alone.
+* ``configparser.SafeConfigParser`` (removed in Python 3.12), which
+  ``Scan.get_path_to_dicom_files`` uses to read ``~/.pylidcrc``; pylidc's
+  ``Scan`` module alone gets a ``configparser`` whose SafeConfigParser is
+  ConfigParser.
 
 Everything in lidcbench imports pylidc through :func:`load`.
 """
 from __future__ import annotations
 
+import configparser
 import importlib
 import importlib.resources
 import sys
@@ -42,6 +47,13 @@ def _pkg_resources_stand_in() -> types.ModuleType:
     return module
 
 
+def _give_scan_a_config_parser(scan_module: types.ModuleType) -> None:
+    shim = types.ModuleType("configparser")
+    shim.__dict__.update(configparser.__dict__)
+    shim.SafeConfigParser = configparser.ConfigParser
+    scan_module.configparser = shim
+
+
 @lru_cache(maxsize=1)
 def load() -> types.ModuleType:
     """Return the imported ``pylidc`` module, patched as described above."""
@@ -53,7 +65,9 @@ def load() -> types.ModuleType:
         with warnings.catch_warnings():
             # SQLAlchemy 2 warns that pylidc's declarative_base moved; harmless.
             warnings.simplefilter("ignore")
-            return importlib.import_module("pylidc")
+            pylidc = importlib.import_module("pylidc")
+        _give_scan_a_config_parser(sys.modules["pylidc.Scan"])
+        return pylidc
     finally:
         if not installed:
             sys.modules.pop("pkg_resources", None)

@@ -1,8 +1,8 @@
 """Patches built once per (source, protocol, patch size, source settings), kept on disk.
 
 :func:`load_patches` is the one way a method gets pixels. The first call renders
-every cohort nodule on all cores behind a progress bar and writes one file per
-key (:mod:`.patchfile`) atomically; later calls read it back, checking every
+every cohort nodule on all cores behind a progress bar (:mod:`.rendering`) and
+writes one file per key (:mod:`.patchfile`) atomically; later calls read it back, checking every
 chunk. The key digests the file format version and the source's settings
 (which carry the source's code version), so a file written by other code is
 never found under the current key; a file that fails its checks is rebuilt.
@@ -12,13 +12,10 @@ Memory: patches come back as float32, 2.9 GB for the default cohort at 256 px
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,23 +26,19 @@ import pandas as pd
 from . import __version__
 from .cachedir import TEMPORARY_SUFFIX, cache_root, write_atomically
 from .cohort import Cohort
-from .errors import CacheError, MissingScansError, PatchesError, SourceError
+from .errors import CacheError, MissingScansError, PatchesError
 from .patches import Patches
-from .patchfile import FORMAT_VERSION, STORED_DTYPE, Chunk, compress, file_pieces, read_header, read_images
+from .patchfile import FORMAT_VERSION, STORED_DTYPE, Chunk, file_pieces, read_header, read_images
+from .rendering import available_cores, render_all
 from .sources import Source, make_source
 
 PATCH_FOLDER = "patches"
 SUFFIX = ".patches"
 MIN_SIZE = 8
-CHUNK_SLICES = 48  # images per work unit: ~6 MB of float16 at 256 px
 
 
 def patches_dir(cache_dir: Path | str | None = None) -> Path:
     return cache_root(cache_dir) / PATCH_FOLDER
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cache_key(source: Source, protocol_hash: str, size: int, nodule_ids: Sequence[str]) -> str:
@@ -153,83 +146,19 @@ def clear_cache(cache_dir: Path | str | None = None, keys: Sequence[str] | None 
 def _build(path: Path, manifest: dict[str, Any], source: Source, kept: pd.DataFrame, size: int,
            workers: int, console) -> Patches:
     rows = kept.to_dict("records")
-    counts = [len(row["slices"]) for row in rows]
-    images = np.empty((sum(counts), size, size), dtype=STORED_DTYPE)
+    images = np.empty((sum(len(row["slices"]) for row in rows), size, size), dtype=STORED_DTYPE)
     started = time.perf_counter()
 
     def chunks() -> Iterator[Chunk]:
-        with _progress(console, f"{source.name} patches, {size} px", len(rows)) as advance:
-            for first, stored, slices, chunk, n_rows in _render(source, rows, counts, size, workers):
-                images[first:first + len(stored)] = stored
-                yield chunk
-                advance(n_rows)
+        for first, stored, chunk in render_all(source, rows, size, workers, console):
+            images[first:first + len(stored)] = stored
+            yield chunk
 
     write_atomically(path, file_pieces(manifest, chunks()))
     if console:
         console.print(f"built {len(images)} patches of {len(rows)} nodules in {time.perf_counter() - started:.0f} s "
                       f"-> {path} ({path.stat().st_size / 1e6:.0f} MB)")
     return _patches(images.astype(np.float32), manifest)
-
-
-def _render(source: Source, rows: list[dict], counts: list[int], size: int,
-            workers: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, Chunk, int]]:
-    """(first image, float16 images, slice indices, compressed chunk, rows) per work unit, as each finishes."""
-    units = _units(counts)
-    firsts = np.concatenate([[0], np.cumsum(counts)])
-    jobs = [(source, rows[start:stop], size, int(firsts[start])) for start, stop in units]
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield _checked(_render_unit(*job), job)
-        return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
-    try:
-        running: dict[Future, tuple] = {pool.submit(_render_unit, *job): job for job in jobs}
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield _checked(future.result(), running.pop(future))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _render_unit(source: Source, rows: list[dict], size: int, first: int) -> tuple:
-    """Runs in a worker process: render, then compress where the pixels are."""
-    stored = np.empty((sum(len(row["slices"]) for row in rows), size, size), dtype=STORED_DTYPE)
-    slices, filled = [], 0
-    for row in rows:
-        images, indices = source.render_nodule(row, size)
-        if len(images) != len(row["slices"]):
-            raise SourceError(f"source {source.name!r} returned {len(images)} patches for {row['nodule_id']}, "
-                              f"which spans {len(row['slices'])} slices.")
-        stored[filled:filled + len(images)] = images
-        slices.append(np.asarray(indices))
-        filled += len(images)
-    return first, stored, slices, compress(stored, first)
-
-
-def _checked(result: tuple, job: tuple) -> tuple:
-    first, stored, slices, chunk = result
-    source, rows, size, _ = job
-    for row, indices in zip(rows, slices):
-        if list(indices) != list(row["slices"]):
-            raise SourceError(f"source {source.name!r} returned slices {list(indices)} for {row['nodule_id']}, "
-                              f"whose slices are {list(row['slices'])}.")
-    if stored.shape[1:] != (size, size) or not np.isfinite(stored).all():
-        raise SourceError(f"source {source.name!r} returned {stored.shape[1:]} patches or non-finite pixels.")
-    return first, stored, np.concatenate(slices), chunk, len(rows)
-
-
-def _units(counts: list[int]) -> list[tuple[int, int]]:
-    """Consecutive row ranges of about CHUNK_SLICES images each."""
-    units, start, images = [], 0, 0
-    for index, count in enumerate(counts):
-        images += count
-        if images >= CHUNK_SLICES:
-            units.append((start, index + 1))
-            start, images = index + 1, 0
-    if start < len(counts):
-        units.append((start, len(counts)))
-    return units
 
 
 def _manifest(key: str, source: Source, cohort: Cohort, size: int, kept: pd.DataFrame,
@@ -276,17 +205,3 @@ def _console():
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-@contextlib.contextmanager
-def _progress(console, description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on ``console``; nothing when console is None."""
-    if console is None:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), "nodules", TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)

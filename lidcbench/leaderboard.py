@@ -1,8 +1,10 @@
 """Leaderboards regenerated from result records, never edited by hand.
 
-One Markdown page (and one ROC figure) per setting: records made under the
-same protocol hash, pixel source with its settings, and profile. A row is a
-method (by its record's method name) and seed; its folds are summarized by
+One Markdown page (and one ROC figure) per board: records made under the
+same protocol hash and pixel source with its settings, so that methods run
+on the same pixels stand side by side. A row is a method (by its record's
+method name), profile and seed, so results of different profiles never share
+a row; its folds are summarized by
 :func:`lidcbench.score.summarize`. The same records always give the same
 bytes, so a committed leaderboard can be checked by regenerating it.
 """
@@ -28,14 +30,20 @@ REFERENCE_METHOD = "diameter"
 
 @dataclass(frozen=True)
 class Entry:
-    """One method and seed: its records (by fold), pooled nodules and summary."""
+    """One method, profile and seed: its records (by fold), pooled nodules and summary."""
 
     method: str
+    profile: str
     seed: int
     records: tuple[RunRecord, ...]
     nodules: pd.DataFrame
     summary: dict[str, Any]
     versus_reference: dict[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        """The row name: the method, with its profile unless that is the plain default."""
+        return self.method if self.profile == "default" else f"{self.method} ({self.profile})"
 
     @property
     def folds(self) -> list[int]:
@@ -48,10 +56,10 @@ class Entry:
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """All entries of one setting, with the yardsticks of every fold they cover."""
+    """All entries of one board, with the yardsticks of every fold they cover."""
 
-    setting: str
-    first: RunRecord  # any record: protocol, source and profile are the same for all
+    setting: str  # the board key: protocol hash, source and settings digest
+    first: RunRecord  # any record: protocol and source are the same for all
     entries: tuple[Entry, ...]
     yardsticks: dict[str, dict[str, dict[str, float | None]]]
     yardstick_folds: list[int]
@@ -68,7 +76,7 @@ def _entry(records: list[RunRecord]) -> Entry:
             )
     nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
     summary = summarize({r.fold: r.metrics for r in records}, nodules)
-    return Entry(first.method, first.seed, tuple(records), nodules, summary)
+    return Entry(first.method, first.profile, first.seed, tuple(records), nodules, summary)
 
 
 def _versus_reference(entry: Entry, reference: Entry) -> dict[str, Any] | None:
@@ -94,15 +102,15 @@ def _yardsticks(records: list[RunRecord]) -> tuple[dict[str, dict[str, dict[str,
 def _rank(entry: Entry) -> tuple:
     """Best pooled AUC first; entries without one last; then by name and seed, so the order is stable."""
     auc = entry.summary["pooled"]["auc"]
-    return (auc is None, -(auc or 0.0), entry.method, entry.seed)
+    return (auc is None, -(auc or 0.0), entry.method, entry.profile, entry.seed)
 
 
 def build_leaderboards(records: list[RunRecord]) -> list[Leaderboard]:
-    """Group records by setting, then by (method, seed), ranked by pooled AUC; compare each entry
-    with the reference method."""
-    by_setting: dict[str, dict[tuple[str, int], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
-    for record in sorted(records, key=lambda r: (r.setting, r.method, r.seed, r.fold)):
-        by_setting[record.setting][(record.method, record.seed)].append(record)
+    """Group records by board, then by (method, profile, seed), ranked by pooled AUC; compare each
+    entry with the reference method."""
+    by_setting: dict[str, dict[tuple[str, str, int], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in sorted(records, key=lambda r: (r.board, r.method, r.profile, r.seed, r.fold)):
+        by_setting[record.board][(record.method, record.profile, record.seed)].append(record)
     boards = []
     for setting in sorted(by_setting):
         groups = by_setting[setting]

@@ -59,12 +59,14 @@ def _heading(board: Leaderboard) -> list[str]:
     first = board.first
     description = Protocol.from_options(**first.protocol).describe()
     settings = json.dumps(first.source_settings, sort_keys=True)
+    profiles = sorted({e.profile for e in board.entries})
     return [
-        f"# Protocol {first.protocol_hash} · source {first.source} · profile {first.profile}", "",
+        f"# Protocol {first.protocol_hash} · source {first.source}", "",
         f"- **Protocol {first.protocol_hash}**: {description}; folds file v{first.folds_version}.",
         f"- **Source** `{first.source}` with settings `{settings}`.",
-        f"- **Profile** `{first.profile}`.",
-        f"- Records: `{board.setting}/` in the results folder.", "",
+        f"- **Profiles** {', '.join(f'`{p}`' for p in profiles)}: a method's named settings, shown in brackets "
+        "after its name unless `default`; each row's exact parameters are under \"How these were made\".",
+        f"- Records: `{board.setting}-<profile>/` in the results folder.", "",
     ]
 
 
@@ -75,7 +77,7 @@ def _classification(board: Leaderboard) -> list[str]:
     rows = []
     for entry in board.entries:
         mean, pooled = entry.summary["classification"], entry.summary["pooled"]
-        row = [entry.method, str(entry.seed), _folds(entry.folds), _spread(mean["accuracy"], 1, 100),
+        row = [entry.label, str(entry.seed), _folds(entry.folds), _spread(mean["accuracy"], 1, 100),
                _spread(mean["sensitivity"], 1, 100), _spread(mean["specificity"], 1, 100),
                _spread(mean["auc"], 3), _with_ci(pooled["auc"], pooled["auc_ci"], 3)]
         if has_reference:
@@ -108,7 +110,7 @@ def _by_size(board: Leaderboard) -> list[str]:
     for entry in board.entries:
         for stratum in STRATA:
             m = entry.summary["pooled_by_size"][stratum]
-            rows.append([entry.method, str(entry.seed), STRATUM_LABELS[stratum], f"{m['n']} ({m['malignant']})",
+            rows.append([entry.label, str(entry.seed), STRATUM_LABELS[stratum], f"{m['n']} ({m['malignant']})",
                          _number(m["accuracy"], 1, 100), _number(m["sensitivity"], 1, 100),
                          _number(m["specificity"], 1, 100), _with_ci(m["auc"], m["auc_ci"], 3)])
     column = board.first.metrics["size_column"]
@@ -123,7 +125,7 @@ def _by_size(board: Leaderboard) -> list[str]:
 
 def _attributes(board: Leaderboard) -> list[str]:
     headers = ["", *(f"{a.short} ↓" for a in ATTRIBUTES)]
-    rows = [[f"{entry.method}, seed {entry.seed}, folds {_folds(entry.folds)}",
+    rows = [[f"{entry.label}, seed {entry.seed}, folds {_folds(entry.folds)}",
              *(_spread(entry.summary["attributes"][a.name]["error"], 2) for a in ATTRIBUTES)]
             for entry in board.entries if entry.predicts_attributes]
     for key, label in YARDSTICK_LABEL.items():
@@ -154,7 +156,7 @@ def _provenance(board: Leaderboard) -> list[str]:
                           for p in provenances if p.git_commit}) or ["-"]
         times = [p.wall_time_s for p in provenances]
         rows.append([
-            entry.method, str(entry.seed), f"`{json.dumps(entry.records[0].method_params, sort_keys=True)}`",
+            entry.label, str(entry.seed), f"`{json.dumps(entry.records[0].method_params, sort_keys=True)}`",
             ", ".join(sorted({p.lidcbench_version for p in provenances})), ", ".join(commits),
             ", ".join(sorted({p.device for p in provenances})),
             "-" if None in times else f"{sum(times):.0f}",
@@ -169,12 +171,12 @@ def page_markdown(board: Leaderboard, figure_name: str, mark: str) -> str:
 
 
 def index_markdown(boards: list[Leaderboard], mark: str) -> str:
-    rows = [[f"[{b.setting}]({b.setting}.md)", b.first.protocol_hash, b.first.source, b.first.profile,
-             ", ".join(sorted({e.method for e in b.entries}))] for b in boards]
+    rows = [[f"[{b.setting}]({b.setting}.md)", b.first.protocol_hash, b.first.source,
+             ", ".join(sorted({e.label for e in b.entries}))] for b in boards]
     lines = [mark, "# Leaderboards", "",
-             "One page per setting (protocol, pixel source with its settings, profile), regenerated from the "
-             "result records by `lidcbench leaderboard`.", "",
-             *_table(["Page", "Protocol", "Source", "Profile", "Methods"], rows)]
+             "One page per protocol and pixel source (with its settings), regenerated from the result records "
+             "by `lidcbench leaderboard`. A method's profile is part of its row name.", "",
+             *_table(["Page", "Protocol", "Source", "Methods (profile)"], rows)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -191,10 +193,10 @@ def write_roc_figure(board: Leaderboard, path: Path) -> None:
             continue
         fpr, tpr, _ = roc_curve(nodules["label"], nodules["malignancy"])
         auc = entry.summary["pooled"]["auc"]
-        axes.plot(fpr, tpr, linewidth=1.2, label=f"{entry.method} (seed {entry.seed}), AUC {auc:.3f}")
+        axes.plot(fpr, tpr, linewidth=1.2, label=f"{entry.label} (seed {entry.seed}), AUC {auc:.3f}")
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=0.8)
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
-             title=f"Pooled test nodules, {board.first.source} / {board.first.profile}")
+             title=f"Pooled test nodules, protocol {board.first.protocol_hash}, {board.first.source}")
     axes.legend(loc="lower right", fontsize=7)
     figure.tight_layout()
     figure.savefig(path, format="png", metadata={"Software": None})

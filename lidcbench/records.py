@@ -49,11 +49,16 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
-def setting_key(protocol_hash: str, source: str, source_settings: dict[str, Any], profile: str) -> str:
-    """The folder of every record made under one protocol, source (with its settings) and profile."""
+def board_key(protocol_hash: str, source: str, source_settings: dict[str, Any]) -> str:
+    """Records under one protocol and source (with its settings): one leaderboard page."""
     settings = json.dumps(source_settings, sort_keys=True, default=str)
     digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
-    return f"{protocol_hash}-{check_name('source', source)}-{digest}-{check_name('profile', profile)}"
+    return f"{protocol_hash}-{check_name('source', source)}-{digest}"
+
+
+def setting_key(protocol_hash: str, source: str, source_settings: dict[str, Any], profile: str) -> str:
+    """The folder of every record made under one protocol, source (with its settings) and profile."""
+    return f"{board_key(protocol_hash, source, source_settings)}-{check_name('profile', profile)}"
 
 
 def record_path(out_dir: str | Path, method: str, fold: int, seed: int, *, setting: str) -> Path:
@@ -140,6 +145,10 @@ class RunRecord:
     @property
     def setting(self) -> str:
         return setting_key(self.protocol_hash, self.source, self.source_settings, self.profile)
+
+    @property
+    def board(self) -> str:
+        return board_key(self.protocol_hash, self.source, self.source_settings)
 
     def nodule_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.nodules["rows"], columns=self.nodules["columns"])

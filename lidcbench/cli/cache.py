@@ -55,16 +55,18 @@ def _build(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from ..cache import cache_entries, leftover_files
     from ..cachedir import cache_root
+    from ..sources.dicom_series import INDEX_FOLDER
 
     root = cache_root(args.cache_dir)
     entries = cache_entries(args.cache_dir)
     leftovers = leftover_files(args.cache_dir)
+    indexes = sorted((root / INDEX_FOLDER).glob("*.json"))
     if args.json:
         listing = [{"key": e.key, "path": str(e.path), "bytes": e.bytes, "problem": e.problem,
                     **({k: e.manifest[k] for k in _SUMMARY} if e.manifest else {}),
                     **({"nodules": len(e.manifest["nodule_ids"]), "patches": sum(e.manifest["slice_counts"]),
                         "missing": len(e.manifest["missing"])} if e.manifest else {})} for e in entries]
-        print(json.dumps({"cache_dir": str(root), "entries": listing,
+        print(json.dumps({"cache_dir": str(root), "entries": listing, "dicom_indexes": len(indexes),
                           "leftovers": [str(p) for p in leftovers]}, indent=2))
         return 0
     print(f"cache: {root}")
@@ -79,6 +81,9 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {entry.key}  {entry.bytes / 1e6:.1f} MB  {m['source']} {m['size']} px, "
               f"{len(m['nodule_ids'])} nodules{missing}, {sum(m['slice_counts'])} patches, "
               f"protocol {m['protocol_hash']}, built {m['created']}")
+    if indexes:
+        print(f"DICOM header indexes of {len(indexes)} series (ct source), "
+              f"{sum(p.stat().st_size for p in indexes) / 1e6:.1f} MB")
     if leftovers:
         print(f"{len(leftovers)} unfinished temporary file(s) from interrupted writes; `lidcbench cache clear` "
               f"removes them")
