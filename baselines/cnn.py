@@ -78,6 +78,23 @@ class CnnMethod(Method):
         self.model_ = model.eval()
         return self
 
+    def bench_workload(self, prepare):
+        """The untrained network and one training step, for `lidcbench bench`."""
+        from lidcbench.bench import Workload
+
+        backbone, _ = create_backbone(self.backbone, "none")
+        head = nn.Linear(backbone.num_features, 1)
+        model = prepare(nn.Sequential(backbone, head))
+        optimiser = torch.optim.Adam([{"params": backbone.parameters(), "lr": self.lr_backbone},
+                                      {"params": head.parameters(), "lr": self.lr_head}])
+        loss_function = nn.BCEWithLogitsLoss()
+
+        def train_step(images):
+            targets = (torch.arange(len(images), device=images.device) % 2).float()[:, None]
+            return loss_function(model(images).float(), targets)
+
+        return Workload(model, self.crop, train_step, optimiser)
+
     @torch.inference_mode()
     def predict(self, test: FoldData):
         device = next(self.model_.parameters()).device

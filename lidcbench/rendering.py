@@ -8,7 +8,9 @@ checked here, so a broken source stops the build with a named error.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -35,22 +37,34 @@ def render_all(source: Source, rows: list[dict], size: int, workers: int,
     counts = [len(row["slices"]) for row in rows]
     firsts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     jobs = [(source, rows[start:stop], size, int(firsts[start])) for start, stop in _units(counts)]
-    with _progress(console, f"{source.name} patches, {size} px", len(rows)) as advance:
-        for first, stored, chunk, n_rows in _run(jobs, workers):
+    # Workers start before the progress bar's thread does, so no thread is forked mid-lock.
+    with _results(jobs, workers) as results, _progress(console, f"{source.name} patches, {size} px",
+                                                       len(rows)) as advance:
+        for first, stored, chunk, n_rows in results:
             yield first, stored, chunk
             advance(n_rows)
 
 
-def _run(jobs: list[tuple], workers: int) -> Iterator[tuple]:
+@contextlib.contextmanager
+def _results(jobs: list[tuple], workers: int) -> Iterator[Iterator[tuple]]:
     if workers <= 1 or len(jobs) <= 1:
-        yield from (_render_unit(*job) for job in jobs)
+        yield (_render_unit(*job) for job in jobs)
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+    # fork on Linux: workers inherit the loaded annotation tables, and user scripts need
+    # no `if __name__ == "__main__"` guard. Elsewhere the platform's default (fork is
+    # unsafe with macOS system libraries).
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
     try:
         running: set[Future] = {pool.submit(_render_unit, *job) for job in jobs}
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
+
+        def finished() -> Iterator[tuple]:
+            nonlocal running
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+
+        yield finished()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

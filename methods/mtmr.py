@@ -127,6 +127,32 @@ class Mtmr(Method):
         self.model_ = model.eval()
         return self
 
+    def bench_workload(self, prepare):
+        """The untrained network and one Siamese training step, for `lidcbench bench`.
+
+        ``prepare`` moves the network to the device (memory format, compile)."""
+        from lidcbench.bench import Workload
+
+        network = MtmrNet(create_backbone(self.backbone, "none")[0], with_regression=self.lam > 0)
+        heads = [p for layer in network.heads() for p in layer.parameters()]
+        model = prepare(network)
+        optimiser = torch.optim.Adam([{"params": network.backbone.parameters(), "lr": self.lr_backbone},
+                                      {"params": heads, "lr": self.lr_head}])
+
+        def train_step(images):
+            x_i, x_j = images.chunk(2)
+            n, device = len(x_i), images.device
+            generator = torch.Generator().manual_seed(n)
+            labels = (torch.arange(n) % 2).float().to(device)
+            attributes = torch.rand(n, len(ATTRIBUTE_NAMES), generator=generator).to(device)
+            malignancy = torch.rand(n, generator=generator).to(device)
+            loss, _ = total_loss(model, x_i, x_j, labels, labels.flip(0), attributes, attributes.flip(0),
+                                 malignancy, malignancy.flip(0), lam=self.lam, beta=self.beta, eta=self.eta,
+                                 margin=self.margin)
+            return loss
+
+        return Workload(model, self.crop, train_step, optimiser, unit="pairs", images_per_unit=2)
+
     @torch.inference_mode()
     def predict(self, test: FoldData):
         device = next(self.model_.parameters()).device

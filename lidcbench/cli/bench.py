@@ -1,0 +1,107 @@
+"""`lidcbench bench METHOD`: throughput of a method's network and of the data path."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("method", help="a registered method with a torch network (see `lidcbench list`)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    parser.add_argument("--profile", help="the method's named settings (default: chosen by the device)")
+    parser.add_argument("--batch-size", type=int, default=None, help="images per batch (default: 32 cpu, 256 gpu)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: 5)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per repeat (default: 2)")
+    parser.add_argument("--loader-workers", type=int, default=None, help="DataLoader workers (default: cores, max 8)")
+    parser.add_argument("--no-loader", action="store_true", help="skip the data-path measurement")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import platform
+    import warnings
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from .. import __version__, bench
+    from ..benchrecord import BENCH_SCHEMA, HEADERS, rows, write_bench_record
+    from ..cohort import load_cohort
+    from ..errors import LidcbenchError
+    from ..run import FoldJob, plan
+
+    console = Console()
+    resolved = plan(FoldJob(method=args.method, fold=0, profile=args.profile, device=args.device))
+    method = resolved.method_class(**resolved.params)
+    if not hasattr(method, "bench_workload"):
+        raise LidcbenchError(f"method {args.method!r} has no torch network to benchmark (no bench_workload).")
+    device = torch.device(resolved.device)
+    if args.precision == "fp16" and device.type == "cpu":
+        raise LidcbenchError("fp16 autocast is for GPUs; use --precision bf16 or fp32 on the CPU.")
+    batch = args.batch_size or (256 if device.type == "cuda" else 32)
+    settings = bench.Settings(device=str(device), batch_size=batch, precision=args.precision,
+                              channels_last=args.channels_last, compile=args.compile, repeats=args.repeats,
+                              seconds_per_repeat=args.seconds)
+    cohort = load_cohort()
+    slices_per_nodule = cohort.table["n_slices"].sum() / len(cohort.table)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    console.print(f"[bold]{args.method}[/] profile [bold]{resolved.profile}[/] on [bold]{name}[/], batch {batch}, "
+                  f"{args.precision}{', channels_last' if args.channels_last else ''}"
+                  f"{', compile' if args.compile else ''}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # untrained networks: the missing-weights warning says nothing here
+        workload = method.bench_workload(lambda model: bench.prepare(model, device, settings))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    console.print("timing inference ...")
+    inference = bench.inference(workload.model, workload.input_size, settings, slices_per_nodule)
+    console.print("timing training ...")
+    training = bench.training(workload, settings)
+    memory = bench.peak_memory(device)
+    del workload
+    console.print(f"timing a bare {method.backbone} forward ...")
+    import timm
+
+    bare_model = bench.prepare(timm.create_model(method.backbone, pretrained=False, num_classes=0, in_chans=1),
+                               device, settings)
+    bare = bench.inference(bare_model, method.crop, settings, slices_per_nodule)
+    del bare_model
+    loader = None
+    if not args.no_loader:
+        from ..cache import load_patches
+
+        console.print(f"timing the data path at {method.patch_size} px ...")
+        patches = load_patches(cohort, "contours", size=method.patch_size)
+        workers = args.loader_workers if args.loader_workers is not None else min(8, os.cpu_count() or 1)
+        loader = bench.loader(patches.images, method.crop, settings, workers)
+    training_images = training.get("images_per_s")
+    record = {
+        "schema_version": BENCH_SCHEMA,
+        "method": args.method, "profile": resolved.profile, "method_params": resolved.params,
+        "device": {"type": device.type, "name": name, "slug_name": "cpu" if device.type == "cpu" else name},
+        "settings": {"batch_size": batch, "precision": args.precision, "channels_last": args.channels_last,
+                     "compile": args.compile, "repeats": args.repeats, "seconds_per_repeat": args.seconds,
+                     "input_size": method.crop, "slices_per_nodule": slices_per_nodule},
+        "inference": inference, "training": training, "training_unit": "pairs" if "pairs_per_s" in training
+        else "slices", "bare_backbone": {"model": method.backbone, **bare}, "loader": loader, "memory": memory,
+        "harness_over_bare": bench.ratio(inference, bare, "slices_per_s"),
+        "loader_over_training": (loader["patches_per_s"]["median"] / training_images["median"]
+                                 if loader and training_images else None),
+        "versions": {"lidcbench": __version__, "torch": torch.__version__, "cuda": torch.version.cuda,
+                     "python": platform.python_version(), "threads": torch.get_num_threads()},
+    }
+    path = write_bench_record(record, args.out)
+    table = Table(title="Throughput (median over repeats, range in brackets)", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for header, value in zip(HEADERS, rows(record)):
+        table.add_row(header, value)
+    console.print(table)
+    console.print(f"wrote {path}")
+    return 0
