@@ -59,3 +59,7 @@ class CacheError(LidcbenchError):
 
 class PatchesError(LidcbenchError):
     """Patches were asked for nodules they do not hold, or at a size they cannot have."""
+
+
+class AnalysisError(LidcbenchError):
+    """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""

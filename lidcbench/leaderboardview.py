@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import paper
 from .attributes import ATTRIBUTES
+from .figures import new_figure, save_png
 from .leaderboard import REFERENCE_METHOD, Leaderboard
 from .metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
 from .protocol import Protocol
@@ -182,10 +183,9 @@ def index_markdown(boards: list[Leaderboard], mark: str) -> str:
 
 def write_roc_figure(board: Leaderboard, path: Path) -> None:
     """ROC curve of every entry on its pooled test nodules; no timestamp or version in the file."""
-    from matplotlib.figure import Figure  # not pyplot: no global backend or figure state
     from sklearn.metrics import roc_curve
 
-    figure = Figure(figsize=(5, 5), dpi=100)
+    figure = new_figure(5, 5)
     axes = figure.subplots()
     for entry in board.entries:
         nodules = entry.nodules
@@ -198,5 +198,4 @@ def write_roc_figure(board: Leaderboard, path: Path) -> None:
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
              title=f"Pooled test nodules, protocol {board.first.protocol_hash}, {board.first.source}")
     axes.legend(loc="lower right", fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, format="png", metadata={"Software": None})
+    save_png(figure, path)

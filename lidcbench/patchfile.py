@@ -94,7 +94,7 @@ def read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def read_images(path: Path, header: dict[str, Any], count: int, size: int, threads: int = 2) -> np.ndarray:
+def read_images(path: Path, header: dict[str, Any], count: int, size: int, threads: int = 4) -> np.ndarray:
     """All ``count`` images as float32, every chunk checked against its CRC-32 and length."""
     chunks = sorted(header["chunks"], key=lambda c: c["first"])
     expected_first = 0

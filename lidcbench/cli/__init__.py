@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "leaderboard": "Regenerate the Markdown leaderboards and ROC figures from the result records.",
     "list": "List the registered methods, built-in and plugins.",
     "run": "Train and score a method fold by fold; write one result record per fold.",
+    "analyze": "The paper's analyses: recursive feature elimination (Table IV) and t-SNE (Fig. 5).",
     "bench": "Measure a method's inference, training and data-path throughput; write a record.",
 }
 

@@ -1,4 +1,4 @@
-"""`lidcbench leaderboard`: regenerate leaderboards/*.md and ROC figures from the result records."""
+"""`lidcbench leaderboard`: regenerate leaderboards/*.md, ROC figures and analyses/ from the result records."""
 from __future__ import annotations
 
 import argparse
@@ -13,8 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.write import regenerate_analyses
     from ..leaderboard import regenerate
 
     for path in regenerate(args.results, args.out):
+        print(f"wrote {path}")
+    for path in regenerate_analyses(args.results, args.out / "analyses"):
         print(f"wrote {path}")
     return 0

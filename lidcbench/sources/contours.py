@@ -51,6 +51,7 @@ class ContoursSource(Source):
             "noise_hu": NOISE_HU,
             "noise_grain_px": NOISE_GRAIN_PX,
             "edge_blur_px": EDGE_BLUR_PX,
+            # numpy may change its random streams between versions; the cache key notices.
             "rng": f"numpy {'.'.join(np.__version__.split('.')[:2])} PCG64 seeded by nodule id",
         }
 
