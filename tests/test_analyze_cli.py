@@ -64,7 +64,8 @@ def test_analyze_a_methods_records(tiny_results, tmp_path, capsys):
     assert (out / "rfe-tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["analyze", "tsne", "--method", "tiny", "--results", str(tiny_results), "--out", str(out)]) == 0
     assert "neighbour agreement" in capsys.readouterr().out
-    assert (out / "tsne-tiny.png").read_bytes()[:4] == b"\x89PNG" and "rfe-tiny.md" in (out / "tsne-tiny.md").read_text()
+    assert (out / "tsne-tiny.png").read_bytes()[:4] == b"\x89PNG"
+    assert "rfe-tiny.md" in (out / "tsne-tiny.md").read_text()
 
 
 def test_analyze_the_readers_of_a_protocol(tmp_path, capsys):

@@ -86,8 +86,8 @@ def rfe_markdown(rfe: RfeResult, figure_name: str, mark: str) -> str:
         f"Spearman correlation of our ranking with the paper's: {rank_agreement(rfe):+.2f}. Below average here, "
         f"the inputs of the left t-SNE: {_short(rfe.below_average)}.", "",
         f"Columns marked (paper) are {paper.SOURCE}, Table IV, {paper.MARK}, on its own cohort (it does not say "
-        "whether on the readers' ratings or its network's); its std of Sub is printed 0.19. Its above-average marks are computed from its "
-        "printed importances, as it marks them.", "",
+        "whether on the readers' ratings or its network's); its std of Sub is printed 0.19. Its above-average "
+        "marks are computed from its printed importances, as it marks them.", "",
         f"![Importance per attribute, ours and the paper's]({figure_name})",
     ]
     return "\n".join(lines) + "\n"

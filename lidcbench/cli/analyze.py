@@ -13,6 +13,8 @@ ACTIONS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("The protocol options choose the readers' cohort; a method's records carry their own protocol. "
+                     "Pages and figures: rfe-<inputs>.md/.png and tsne-<inputs>.md/.png in --out.")
     parser.add_argument("action", choices=tuple(ACTIONS),
                         help="; ".join(f"{name}: {text}" for name, text in ACTIONS.items()))
     parser.add_argument("--method", metavar="NAME",

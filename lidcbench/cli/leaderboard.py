@@ -10,6 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of result records (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("leaderboards"), metavar="DIR",
                         help="folder for the pages and figures (default: %(default)s)")
+    parser.add_argument("--no-analyses", dest="analyses", action="store_false",
+                        help="skip the RFE and t-SNE analyses in DIR/analyses/ (they take ~40 s on the full cohort)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,6 +20,6 @@ def run(args: argparse.Namespace) -> int:
 
     for path in regenerate(args.results, args.out):
         print(f"wrote {path}")
-    for path in regenerate_analyses(args.results, args.out / "analyses"):
+    for path in regenerate_analyses(args.results, args.out / "analyses") if args.analyses else []:
         print(f"wrote {path}")
     return 0
