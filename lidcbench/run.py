@@ -79,7 +79,8 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
 
 
-def _source_and_settings(job: FoldJob, size: int):
+def source_and_settings(job: FoldJob, size: int):
+    """The job's patch source and the settings that name its pixels (the patch size included)."""
     from .sources import make_source
 
     source = make_source(job.source, **job.source_options)
@@ -88,7 +89,7 @@ def _source_and_settings(job: FoldJob, size: int):
 
 def record_location(resolved: Plan) -> Path:
     job = resolved.job
-    _, settings = _source_and_settings(job, resolved.patch_size)
+    _, settings = source_and_settings(job, resolved.patch_size)
     setting = setting_key(Protocol(**job.protocol).hash, job.source, settings, resolved.profile)
     return record_path(job.out_dir, job.method, job.fold, job.seed, setting=setting)
 
@@ -105,7 +106,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     resolved = plan(job, registry)
     protocol = Protocol(**job.protocol)
     cohort, folds = load_cohort(protocol), load_folds()
-    source, settings = _source_and_settings(job, resolved.patch_size)
+    source, settings = source_and_settings(job, resolved.patch_size)
     patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
                            allow_missing=job.allow_missing)
     train_table, test_table = folds.split(cohort, job.fold)

@@ -16,9 +16,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.write import regenerate_analyses
-    from ..leaderboard import regenerate
+    from ..benchrecord import read_bench_records, throughput_markdown
+    from ..errors import RecordError
+    from ..leaderboard import GENERATED_MARK, regenerate
 
-    for path in regenerate(args.results, args.out):
+    bench_records = read_bench_records(args.results)
+    try:
+        written = regenerate(args.results, args.out)
+    except RecordError:
+        if not bench_records:
+            raise
+        written = []
+    if bench_records:  # after regenerate(), whose clean-up removes generated pages it did not write
+        throughput = args.out / "throughput.md"
+        args.out.mkdir(parents=True, exist_ok=True)
+        throughput.write_text(throughput_markdown(bench_records, GENERATED_MARK), encoding="utf-8")
+        written.append(throughput)
+    for path in written:
         print(f"wrote {path}")
     for path in regenerate_analyses(args.results, args.out / "analyses") if args.analyses else []:
         print(f"wrote {path}")

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cohort import load_cohort
     from ..folds import load_folds
     from ..records import read_records
-    from ..run import FoldJob, _source_and_settings, fold_jobs, plan, run_folds
+    from ..run import FoldJob, source_and_settings, fold_jobs, plan, run_folds
     from ..scoreview import print_score
 
     console = Console()
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device)
     folds = load_folds().fold_ids(args.folds)
     resolved = plan(template)
-    source, settings = _source_and_settings(template, resolved.patch_size)
+    source, settings = source_and_settings(template, resolved.patch_size)
     console.print(f"[bold]{args.method}[/] profile [bold]{resolved.profile}[/] on [bold]{resolved.device}[/], "
                   f"folds {','.join(map(str, folds))}, seed {args.seed}")
     console.print(f"source [bold]{source.describe()}[/] {settings}", highlight=False)

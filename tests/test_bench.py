@@ -1,0 +1,51 @@
+"""`lidcbench bench` measures and records; timing figures are printed, never asserted."""
+import json
+
+import pytest
+
+from lidcbench import bench
+from lidcbench.benchrecord import read_bench_records
+from lidcbench.cli import main
+
+
+@pytest.fixture
+def quick(monkeypatch, tmp_path):
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_bench_writes_a_record_with_every_figure_and_the_leaderboard_shows_it(quick, capsys):
+    out = quick / "results"
+    code = main(["bench", "mtmr", "--device", "cpu", "--batch-size", "4", "--repeats", "2", "--seconds", "0.05",
+                 "--no-loader", "--out", str(out)])
+    assert code == 0
+    (record,) = read_bench_records(out)
+    assert record["device"]["type"] == "cpu" and record["settings"]["precision"] == "fp32"
+    assert record["training_unit"] == "pairs"
+    for block, key in ((record["inference"], "slices_per_s"), (record["training"], "pairs_per_s"),
+                       (record["bare_backbone"], "slices_per_s")):
+        assert block[key]["repeats"] == 2 and block[key]["min"] <= block[key]["median"] <= block[key]["max"]
+    assert record["inference"]["nodules_per_s"]["median"] == pytest.approx(
+        record["inference"]["slices_per_s"]["median"] / record["settings"]["slices_per_nodule"])
+    assert record["harness_over_bare"] > 0
+    assert main(["leaderboard", "--results", str(out), "--out", str(quick / "boards"), "--no-analyses"]) == 0
+    text = (quick / "boards" / "throughput.md").read_text()
+    assert "mtmr (cpu)" in text and "TITAN Xp" in text and "No GPU figure has been measured yet" in text
+
+
+def test_an_out_of_memory_halves_the_batch_and_is_recorded():
+    calls = []
+
+    def measure(batch):
+        calls.append(batch)
+        if batch > 8:
+            raise bench.torch.OutOfMemoryError("simulated")
+        return {"ok": True}
+
+    result = bench._with_oom_halving(measure, 32, bench.torch.device("cpu"))
+    assert calls == [32, 16, 8] and result == {"ok": True, "batch_size": 8, "oom_halvings": [32, 16]}
+
+
+def test_a_method_without_a_network_is_a_named_error(quick, capsys):
+    assert main(["bench", "lasso", "--device", "cpu", "--out", str(quick)]) == 2
+    assert "no torch network" in capsys.readouterr().err
