@@ -49,3 +49,12 @@ def test_an_out_of_memory_halves_the_batch_and_is_recorded():
 def test_a_method_without_a_network_is_a_named_error(quick, capsys):
     assert main(["bench", "lasso", "--device", "cpu", "--out", str(quick)]) == 2
     assert "no torch network" in capsys.readouterr().err
+
+
+def test_bf16_and_channels_last_paths_run_on_the_cpu(quick):
+    out = quick / "results"
+    assert main(["bench", "cnn", "--device", "cpu", "--batch-size", "4", "--repeats", "1", "--seconds", "0.05",
+                 "--precision", "bf16", "--channels-last", "--no-loader", "--out", str(out)]) == 0
+    (record,) = read_bench_records(out)
+    assert record["settings"]["precision"] == "bf16" and record["settings"]["channels_last"]
+    assert record["training_unit"] == "slices" and record["training"]["slices_per_s"]["median"] > 0
