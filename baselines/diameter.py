@@ -6,6 +6,7 @@ needs this row to show what a method adds beyond it.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from lidcbench.method import FoldData, Method, prediction_frame
@@ -28,7 +29,7 @@ class DiameterMethod(Method):
         self.model_.fit(self._features(train), train.nodules["label"].to_numpy())
         return self
 
-    def predict(self, test: FoldData) -> "pd.DataFrame":  # noqa: F821
+    def predict(self, test: FoldData) -> pd.DataFrame:
         per_nodule = dict(zip(test.nodules["nodule_id"], self.model_.predict_proba(self._features(test))[:, 1]))
         malignancy = np.array([per_nodule[n] for n in test.patches.nodule_ids])
         return prediction_frame(test, malignancy)

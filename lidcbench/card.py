@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .attributes import ATTRIBUTES, RATINGS
+from .attributes import RATINGS
 from .cohort import EXCLUSION_ORDER, Cohort, build_cohort
 from .database import load_annotations
 from .folds import Folds
@@ -148,6 +148,3 @@ def cohort_card(cohort: Cohort, folds: Folds, with_derivation: bool = True) -> d
         card["derivation"] = derivation(cohort)
     return card
 
-
-ATTRIBUTE_SHORT = {r.name: r.short for r in RATINGS}
-__all__ = ["cohort_card", "inter_observer", "derivation", "REPORTED", "ATTRIBUTE_SHORT", "ATTRIBUTES"]

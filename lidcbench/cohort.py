@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .attributes import ATTRIBUTE_NAMES, RATINGS
+from .attributes import RATINGS
 from .database import Annotations, default_db_path, load_annotations
 from .grouping import groups_frame, load_grouping
 from .protocol import DEFAULT, Protocol
@@ -136,5 +136,3 @@ def _load_cohort(protocol: Protocol, db_path: Path) -> Cohort:
     annotations = load_annotations(db_path)
     return build_cohort(protocol, annotations, load_grouping(annotations))
 
-
-TARGET_COLUMNS = tuple(f"target_{name}" for name in ATTRIBUTE_NAMES)

@@ -87,10 +87,6 @@ class Protocol:
         canonical = json.dumps({"schema": PROTOCOL_SCHEMA, **self.to_dict()}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
-    @property
-    def is_default(self) -> bool:
-        return self == Protocol()
-
     def describe(self) -> str:
         return (
             f"{self.diameter} reader diameter in [{self.diameter_min_mm:g}, {self.diameter_max_mm:g}] mm, "

@@ -110,6 +110,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
                            allow_missing=job.allow_missing)
     train_table, test_table = folds.split(cohort, job.fold)
+    fold_ids = set(test_table["nodule_id"])
     available = set(patches.nodule_ids)  # fewer than the cohort only with --allow-missing on the ct source
     train_table = train_table[train_table["nodule_id"].isin(available)].reset_index(drop=True)
     test_table = test_table[test_table["nodule_id"].isin(available)].reset_index(drop=True)
@@ -127,7 +128,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
     if patches.missing:  # with allow_missing: the record names the test nodules left out
-        left_out = set(patches.missing) & set(folds.split(cohort, job.fold)[1]["nodule_id"])
+        left_out = set(patches.missing) & fold_ids
         metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
     params = method.get_params()
     if hasattr(method, "weights_"):

@@ -1,5 +1,4 @@
 """`lidcbench bench` measures and records; timing figures are printed, never asserted."""
-import json
 
 import pytest
 

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from lidcbench.card import cohort_card, inter_observer
+from lidcbench.card import inter_observer
 from lidcbench.cli import main
 
 

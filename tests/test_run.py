@@ -1,6 +1,4 @@
 """`lidcbench run` end to end with the tiny method on a small protocol (large nodules only)."""
-import json
-from pathlib import Path
 
 import pytest
 
