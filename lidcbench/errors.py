@@ -63,3 +63,11 @@ class PatchesError(LidcbenchError):
 
 class AnalysisError(LidcbenchError):
     """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""
+
+
+class CoverageError(LidcbenchError):
+    """Fewer of the cohort's nodules have pixels than the user's --min-coverage asks for."""
+
+
+class TrainingSetError(LidcbenchError):
+    """A fold's training set cannot train the method: a class absent, or fewer nodules or patients than it needs."""
