@@ -73,6 +73,7 @@ class CtSource(Source):
         self.dicom_root = find_dicom_root(dicom_root)
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.db_path = Path(db_path) if db_path is not None else None
+        self._folders: dict[str, Path | None] = {}  # series uid -> its folder, found once per source
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -89,17 +90,29 @@ class CtSource(Source):
         return f"ct (DICOM root {self.dicom_root})"
 
     def missing(self, table: pd.DataFrame) -> pd.DataFrame:
-        scans = table.drop_duplicates("series_uid")
-        absent = {
-            row.series_uid for row in scans.itertuples()
-            if find_series_folder(self.dicom_root, row.patient_id, row.study_uid, row.series_uid) is None
-        }
+        scans = table.drop_duplicates("series_uid").to_dict("records")
+        absent = {row["series_uid"] for row in scans if self._folder(row) is None}
         return table[table["series_uid"].isin(absent)]
+
+    def prepare(self, table: pd.DataFrame, workers: int = 1, console=None) -> None:
+        """Index the headers of every series ``table`` needs, in parallel, before rendering."""
+        from .dicom_index import Series, index_series
+
+        scans = table.drop_duplicates("series_uid").to_dict("records")
+        series = [Series(folder, row["study_uid"], row["series_uid"], scan_name(row))
+                  for row in scans if (folder := self._folder(row)) is not None]
+        index_series(series, self.index_dir, workers, console)
+
+    def _folder(self, row: Mapping[str, Any]) -> Path | None:
+        uid = row["series_uid"]
+        if uid not in self._folders:
+            self._folders[uid] = find_series_folder(self.dicom_root, row["patient_id"], row["study_uid"], uid)
+        return self._folders[uid]
 
     def render_nodule(self, row: Mapping[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
         geometry = nodule_geometry(row, self.db_path)
         scan = scan_name(row)
-        folder = find_series_folder(self.dicom_root, row["patient_id"], row["study_uid"], row["series_uid"])
+        folder = self._folder(row)
         if folder is None:
             raise MissingScansError(f"{scan} is not under the DICOM root {self.dicom_root}.")
         index = series_index(folder, row["study_uid"], row["series_uid"], scan, self.index_dir)
