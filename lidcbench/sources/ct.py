@@ -27,11 +27,12 @@ from ..errors import DicomSeriesError, MissingScansError, SourceError
 from ..geometry import CROP_FACTOR, nodule_geometry
 from .base import Source
 from .crop import AIR_HU, LUNG_WINDOW_HU, lung_window, sample_patch
-from .dicom_series import READ_ERRORS, Z_TOLERANCE_MM, find_series_folder, series_index
+from .dicom_series import READ_ERRORS, Z_TOLERANCE_MM, find_series_folder, indexed_folder, series_index
 
 # Raise when the pixels read from the same files change, so cached patches are rebuilt.
 READ_VERSION = 1
 DICOM_ROOT_ENV = "LIDCBENCH_DICOM_ROOT"
+SCAN_COLUMNS = ("patient_id", "study_uid", "series_uid")  # what finding and naming a scan needs
 
 
 def pylidc_config_file() -> Path:
@@ -90,7 +91,7 @@ class CtSource(Source):
         return f"ct (DICOM root {self.dicom_root})"
 
     def missing(self, table: pd.DataFrame) -> pd.DataFrame:
-        scans = table.drop_duplicates("series_uid").to_dict("records")
+        scans = table[list(SCAN_COLUMNS)].drop_duplicates("series_uid").to_dict("records")
         absent = {row["series_uid"] for row in scans if self._folder(row) is None}
         return table[table["series_uid"].isin(absent)]
 
@@ -98,7 +99,7 @@ class CtSource(Source):
         """Index the headers of every series ``table`` needs, in parallel, before rendering."""
         from .dicom_index import Series, index_series
 
-        scans = table.drop_duplicates("series_uid").to_dict("records")
+        scans = table[list(SCAN_COLUMNS)].drop_duplicates("series_uid").to_dict("records")
         series = [Series(folder, row["study_uid"], row["series_uid"], scan_name(row))
                   for row in scans if (folder := self._folder(row)) is not None]
         index_series(series, self.index_dir, workers, console)
@@ -106,7 +107,8 @@ class CtSource(Source):
     def _folder(self, row: Mapping[str, Any]) -> Path | None:
         uid = row["series_uid"]
         if uid not in self._folders:
-            self._folders[uid] = find_series_folder(self.dicom_root, row["patient_id"], row["study_uid"], uid)
+            self._folders[uid] = (indexed_folder(self.dicom_root / row["patient_id"], uid, self.index_dir)
+                                  or find_series_folder(self.dicom_root, row["patient_id"], row["study_uid"], uid))
         return self._folders[uid]
 
     def render_nodule(self, row: Mapping[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
