@@ -5,10 +5,12 @@ each CT, as real patient folders hold) are written for several real scans of
 the annotation database, every slice at full 512 x 512 size. Three steps of a
 ``cache build --source ct`` are timed apart:
 
-- locate: finding each scan's series folder (one header per folder in TCIA's layout);
+- locate: finding each scan's series folder (one header per folder in TCIA's layout), without
+  and with the index of an earlier run;
 - index, cold: every slice's header read (pixel data never), on 1 process and on all cores,
   by the fast reader and, for comparison, by pydicom alone (the code before it);
-- index, warm: the second run's check that nothing changed (folders listed, no header read).
+- index, warm: the second run's check that nothing changed (one stat and one listing per series,
+  no header read). A second run's whole check is locate with the index present plus this.
 
 Files sit in the page cache, so "cold" means no index yet, not a cold disk:
 on a real first download the disk adds its own time. Each benchmark's
@@ -52,10 +54,16 @@ def _extrapolate(benchmark, files, series, seconds):
     )
 
 
+@pytest.mark.parametrize("index", ["none", "present"])
 @pytest.mark.benchmark(group="ct index: locate series folders")
-def test_locate_series(benchmark, download):
+def test_locate_series(benchmark, download, tmp_path, index):
+    """``none``: a first run walks each patient folder, one header per folder; ``present``: a second
+    run takes each series' folder from its index after checking the folder unchanged."""
     root, scans, files = download
-    benchmark.pedantic(lambda: CtSource(root).missing(scans), rounds=5, warmup_rounds=1)
+    if index == "present":
+        CtSource(root, index_dir=tmp_path / "index").prepare(scans)
+    benchmark.pedantic(lambda: CtSource(root, index_dir=tmp_path / "index").missing(scans), rounds=5,
+                       warmup_rounds=1)
     _extrapolate(benchmark, files, len(SCAN_IDS), benchmark.stats.stats.mean)
 
 

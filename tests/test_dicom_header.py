@@ -34,8 +34,9 @@ def _file(tmp_path, syntax, extra=0, sequence=False, name="a.dcm", instance=7):
 
 @pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRLittleEndian])
 @pytest.mark.parametrize("sequence", [False, True])
-def test_the_fast_reader_gives_pydicoms_values(tmp_path, syntax, sequence):
-    path, scan = _file(tmp_path, syntax, extra=40, sequence=sequence)
+@pytest.mark.parametrize("extra", [40, 400])  # 400: a header longer than the first read
+def test_the_fast_reader_gives_pydicoms_values(tmp_path, syntax, sequence, extra):
+    path, scan = _file(tmp_path, syntax, extra=extra, sequence=sequence)
     header = pydicom.dcmread(path, stop_before_pixels=True)
     assert read_slice_header(path) == (header.StudyInstanceUID, header.SeriesInstanceUID,
                                        float(header.ImagePositionPatient[2]), int(header.InstanceNumber))
