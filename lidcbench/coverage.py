@@ -8,7 +8,7 @@ with full ones number for number, so they are never shown without that count.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -95,25 +95,24 @@ def scored_text(scored: int, total: int) -> str:
 
 
 def coverage_lines(source, cohort, fold_ids: list[int], method, min_coverage: float | None,
-                   allow_missing: bool) -> list[str]:
-    """A run's coverage line and per-fold lines, checked before any heavy work: raises on
-    --min-coverage and on a fold whose training set ``method`` cannot learn from."""
+                   allow_missing: bool) -> Iterator[str]:
+    """A run's coverage line and per-fold lines, each as soon as it is known, checked before any heavy
+    work: raises on --min-coverage and on a fold whose training set ``method`` cannot learn from."""
     from .folds import load_folds
     from .skips import screen_folds
 
     missing = source.missing(cohort.table)
     where = getattr(source, "dicom_root", None)
     if missing.empty and where is None:
-        return []  # a source that always has every nodule (contours)
+        return  # a source that always has every nodule (contours)
     coverage = cohort_coverage(cohort.table, missing["nodule_id"])
-    lines = [coverage.line(source.name, f"under {where}" if where else f"in {source.describe()}")]
+    yield coverage.line(source.name, f"under {where}" if where else f"in {source.describe()}")
     check_min_coverage(coverage, min_coverage)
     if not allow_missing:
-        return lines  # load_patches names the missing scans
+        return  # load_patches names the missing scans
     present = set(cohort.table["nodule_id"]) - set(missing["nodule_id"])
     for fold, total, scored, reason in screen_folds(method, cohort, load_folds(), fold_ids, present):
-        lines.append(fold_line(fold, total, scored) + (f"; skipped: {reason}" if reason else ""))
+        yield fold_line(fold, total, scored) + (f"; skipped: {reason}" if reason else "")
     if coverage.partial and min_coverage is None:
-        lines.append(f"[yellow]warning:[/] scoring {coverage.fraction:.1%} of the cohort; every table and record "
-                     "below says so (--min-coverage FRACTION refuses partial data)")
-    return lines
+        yield (f"[yellow]warning:[/] scoring {coverage.fraction:.1%} of the cohort; every table and record "
+               "below says so (--min-coverage FRACTION refuses partial data)")

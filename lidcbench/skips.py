@@ -13,6 +13,7 @@ or patients) is a one-line :class:`TrainingSetError` before any training.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -114,12 +115,11 @@ def screen_fold(method, train_present: pd.DataFrame, test_present: pd.DataFrame,
     return reason
 
 
-def screen_folds(method, cohort, folds, fold_ids: list[int], present: set[str]) -> list[tuple[int, int, int, str | None]]:
-    """(fold, its test nodules, those with pixels, skip reason or None) for each of ``fold_ids``,
-    checked before any training: the first fold that cannot train raises."""
-    screened = []
+def screen_folds(method, cohort, folds, fold_ids: list[int],
+                 present: set[str]) -> Iterator[tuple[int, int, int, str | None]]:
+    """(fold, its test nodules, those with pixels, skip reason or None) for each of ``fold_ids``, in
+    turn, checked before any training: a fold that cannot train raises when its turn comes."""
     for fold in fold_ids:
         train, test = folds.split(cohort, fold)
         train, test_present = train[train["nodule_id"].isin(present)], test[test["nodule_id"].isin(present)]
-        screened.append((fold, len(test), len(test_present), screen_fold(method, train, test_present, fold)))
-    return screened
+        yield fold, len(test), len(test_present), screen_fold(method, train, test_present, fold)

@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from .. import progress
     from ..cache import load_patches
     from ..cohort import load_cohort
-    from ..coverage import coverage_lines
+    from ..coverage import coverage_lines, scored_text
     from ..folds import load_folds
     from ..records import read_records
+    from ..skips import read_skips
     from ..run import FoldJob, source_and_settings, fold_jobs, plan, run_folds
     from ..scoreview import print_score
 
@@ -96,20 +97,26 @@ def run(args: argparse.Namespace) -> int:
         return 0
     records = [r for r in read_records(args.out) if r.method == args.method and r.setting == scored[0].record.setting
                and r.seed == args.seed and r.fold in folds]
-    partial = [r for r in records if r.coverage and r.coverage["fold_scored"] < r.coverage["fold_nodules"]]
+    skipped = [m for m in read_skips(args.out) if (m.method, m.setting, m.seed) == (args.method, records[0].setting,
+                                                                                    args.seed) and m.fold in folds]
+    scored_count, cohort_count = _covered(records, skipped)
+    covered = scored_text(scored_count, cohort_count)
+    partial = scored_count < cohort_count
     if partial:
-        console.print(f"[yellow]partial coverage:[/] these scores cover {_covered(records)} test nodules of the "
-                      "folds shown; they are not comparable number for number with full-cohort results",
+        console.print(f"[yellow]partial coverage:[/] these scores cover {covered} test nodules of the folds "
+                      "asked for; they are not comparable number for number with full-cohort results",
                       highlight=False)
-    coverage = f", {_covered(records)} test nodules scored" if partial else ""
+    coverage = f", {covered} test nodules scored" if partial else ""
     print_score(_score(records), console, title=f"{args.method} ({resolved.profile}, {args.source}{coverage})")
     return 0
 
 
-def _covered(records) -> str:
-    from ..coverage import records_coverage, scored_text
+def _covered(records, skipped) -> tuple[int, int]:
+    """(test nodules scored, the cohort's test nodules in the folds asked for, skipped ones included)."""
+    from ..coverage import records_coverage
 
-    return scored_text(*records_coverage(records))
+    scored, total = records_coverage(records)
+    return scored, total + sum(int(m.coverage["fold_nodules"]) for m in skipped)
 
 
 def _score(records):

@@ -102,7 +102,10 @@ class CtSource(Source):
         scans = table[list(SCAN_COLUMNS)].drop_duplicates("series_uid").to_dict("records")
         series = [Series(folder, row["study_uid"], row["series_uid"], scan_name(row))
                   for row in scans if (folder := self._folder(row)) is not None]
-        index_series(series, self.index_dir, workers, console)
+        report = index_series(series, self.index_dir, workers, console)
+        if console is not None:
+            console.print(f"DICOM index: {report.series} series, {report.files} slices, read or checked unchanged "
+                          f"in {report.seconds:.1f} s", highlight=False)
 
     def _folder(self, row: Mapping[str, Any]) -> Path | None:
         uid = row["series_uid"]
