@@ -20,8 +20,9 @@ COLUMNS = ("nodule_id", "reader", "rating", "others_malignancy", "label")
 
 
 def _others(values: tuple[int, ...], reader: int, aggregate: str) -> float:
-    rest = np.delete(np.asarray(values, dtype=float), reader)
-    return float(np.median(rest) if aggregate == "median" else rest.mean())
+    if aggregate == "median":
+        return float(np.median(values[:reader] + values[reader + 1:]))
+    return (sum(values) - values[reader]) / (len(values) - 1)
 
 
 def reader_pairs(table: pd.DataFrame, aggregate: str = "mean") -> pd.DataFrame:
