@@ -124,3 +124,15 @@ def compare_with_readers(table: pd.DataFrame, entries: Sequence[pd.DataFrame], a
         methods=tuple(_method_row(pairs, nodules, readers) for nodules in entries),
         attributes=tuple(_attributes_by_fold(every_pair, nodules) for nodules in entries),
     )
+
+
+def compare_board(entries, first_record) -> ReaderComparison:
+    """:func:`compare_with_readers` for a leaderboard's ``entries`` (pooled predictions in ``nodules``), on
+    the cohort of ``first_record``'s protocol."""
+    from ..cohort import load_cohort
+    from ..protocol import Protocol
+
+    protocol = Protocol.from_options(**first_record.protocol)
+    cohort = load_cohort(protocol)
+    return compare_with_readers(cohort.table, [e.nodules for e in entries], protocol.aggregate,
+                                what=f"the cohort of protocol {protocol.hash}")
