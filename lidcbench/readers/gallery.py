@@ -97,3 +97,14 @@ def write_gallery(title: str, mistakes: dict[str, pd.DataFrame], images: dict[st
         axes[line, 0].set_ylabel(f"most confident\n{kind}", fontsize=8)
     figure.suptitle(title, fontsize=9)
     save_png(figure, path)
+
+
+def gallery_from_patches(title: str, nodules: pd.DataFrame, patches, table: pd.DataFrame, path: Path
+                         ) -> dict[str, pd.DataFrame]:
+    """Choose the mistakes among the nodules ``patches`` holds (all, unless scans are missing), write their
+    gallery to ``path`` and return them."""
+    available = nodules[nodules["nodule_id"].isin(set(patches.nodule_ids))]
+    mistakes = most_confident_mistakes(available)
+    shown = [n for frame in mistakes.values() for n in frame["nodule_id"]]
+    write_gallery(title, mistakes, central_patches(patches, shown), table, path)
+    return mistakes

@@ -16,8 +16,7 @@ from ..figures import new_figure, save_png
 from ..metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
 from .calibration import DESCRIPTION, calibration
 from .comparison import OPERATING_POINTS
-from .gallery import PER_KIND, central_patches, most_confident_mistakes, source_patches, wrong_everywhere, \
-    write_gallery
+from .gallery import PER_KIND, gallery_from_patches, source_patches, wrong_everywhere
 
 CALIBRATION_HEADERS = ["Brier ↓", "ECE ↓"]
 WRONG_LISTED = 40  # nodules listed by id under the galleries; the count is always given
@@ -208,15 +207,13 @@ def write_galleries(board, out_dir: Path) -> list[Gallery]:
                     loaded[key] = error
             if isinstance(loaded[key], LidcbenchError):
                 raise loaded[key]
-            mistakes = most_confident_mistakes(entry.nodules)
-            shown = [n for frame in mistakes.values() for n in frame["nodule_id"]]
-            images = central_patches(loaded[key], shown)
+            path = gallery_path(board, entry, out_dir)
+            gallery_from_patches(f"{_entry_name(entry)}: most confident mistakes, pooled test folds "
+                                 f"({record.source} patches, central slice)", entry.nodules, loaded[key],
+                                 cohort.table, path)
         except LidcbenchError as error:
             galleries.append(Gallery(entry, None, str(error).rstrip(".")))
             continue
-        path = gallery_path(board, entry, out_dir)
-        write_gallery(f"{_entry_name(entry)}: most confident mistakes, pooled test folds ({record.source} "
-                      "patches, central slice)", mistakes, images, cohort.table, path)
         galleries.append(Gallery(entry, path))
     return galleries
 
@@ -237,5 +234,17 @@ def gallery_section(board, galleries: list[Gallery]) -> list[str]:
     listed = ", ".join(f"`{n}`" for n in wrong[:WRONG_LISTED])
     more = f", and {len(wrong) - WRONG_LISTED} more" if len(wrong) > WRONG_LISTED else ""
     lines += ["", f"Nodules every method gets wrong (at {THRESHOLD:g}, of the {shared} that every method scored): "
-              f"{len(wrong)}" + (f": {listed}{more}." if wrong else "."), ""]
+              f"{len(wrong)}" + (f"{_wrong_summary(board.entries[0].nodules, wrong)}: {listed}{more}." if wrong
+                                 else "."), ""]
     return lines
+
+
+def _wrong_summary(nodules, wrong: list[str]) -> str:
+    """How many of ``wrong`` are malignant (missed) and benign (called malignant), with their median diameters."""
+    chosen = nodules[nodules["nodule_id"].isin(wrong)]
+    parts = []
+    for label, kind in ((1, "malignant, missed"), (0, "benign, called malignant")):
+        group = chosen[chosen["label"] == label]
+        if len(group):
+            parts.append(f"{len(group)} {kind} (median diameter {group['diameter_mm'].median():.1f} mm)")
+    return f" ({'; '.join(parts)})"
