@@ -1,7 +1,6 @@
 """One radiologist against the others, calibration and galleries (lidcbench.readers)."""
 import json
 import shutil
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ from lidcbench.attributes import RATINGS
 from lidcbench.cli import main
 from lidcbench.leaderboard import regenerate
 from lidcbench.patches import Patches
+from lidcbench.readers import gallery as gallery_module
 from lidcbench.readers import view
 from lidcbench.readers.bootstrap import auc_by_nodule, rates_by_nodule
 from lidcbench.readers.calibration import bin_counts, calibration, expected_calibration_error
@@ -173,13 +173,13 @@ def test_the_gallery_holds_exactly_the_most_confident_mistakes(tmp_path, monkeyp
     table = pd.DataFrame({"nodule_id": predictions.nodule_id, "diameter_mean_mm": 12.0,
                           "readers_malignancy": [(2, 3)] * 20})
     shown = {}
-    original = view.gallery_from_patches.__globals__["write_gallery"]
+    original = gallery_module.write_gallery
 
     def spy(title, mistakes, images, table_, path):
         shown.update(images)
         original(title, mistakes, images, table_, path)
 
-    monkeypatch.setitem(gallery_from_patches.__globals__, "write_gallery", spy)
+    monkeypatch.setattr(gallery_module, "write_gallery", spy)
     path = tmp_path / "gallery.png"
     mistakes = gallery_from_patches("test", predictions, fake_patches(predictions.nodule_id), table, path)
     # B08 (0.5) is a false positive, B09 (0.49) is not; M08 (0.5) and M09 are not false negatives

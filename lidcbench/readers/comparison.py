@@ -86,7 +86,8 @@ def attribute_errors_on_pairs(pairs: pd.DataFrame, nodules: pd.DataFrame) -> dic
     result = {}
     for attribute in predicted:
         name = attribute.name
-        rating = attribute.low + scored["nodule_id"].map(by_nodule[name]).astype(float) * (attribute.high - attribute.low)
+        scaled = scored["nodule_id"].map(by_nodule[name]).astype(float)
+        rating = attribute.low + scaled * (attribute.high - attribute.low)
         result[name] = {"error": float((rating - scored[f"others_{name}"]).abs().mean()),
                         "readers": float((scored[f"reader_{name}"] - scored[f"others_{name}"]).abs().mean())}
     return result

@@ -16,7 +16,7 @@ from ..figures import new_figure, save_png
 from ..metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
 from .calibration import DESCRIPTION, calibration
 from .comparison import OPERATING_POINTS
-from .gallery import PER_KIND, gallery_from_patches, source_patches, wrong_everywhere
+from .gallery import PER_KIND, gallery_from_patches, most_confident_mistakes, source_patches, wrong_everywhere
 
 CALIBRATION_HEADERS = ["Brier ↓", "ECE ↓"]
 WRONG_LISTED = 40  # nodules listed by id under the galleries; the count is always given
@@ -229,22 +229,28 @@ def gallery_section(board, galleries: list[Gallery]) -> list[str]:
         name = _entry_name(gallery.entry)
         lines.append(f"- [{name}]({gallery.path.name})" if gallery.path is not None
                      else f"- {name}: gallery unavailable ({gallery.unavailable}).")
+    shown = [{n for frame in most_confident_mistakes(e.nodules).values() for n in frame["nodule_id"]}
+             for e in board.entries]
+    common = sorted(set.intersection(*shown))
+    if len(board.entries) > 1:
+        lines += ["", f"In every method's gallery: {len(common)} nodule(s)"
+                  + (f", {', '.join(f'`{n}`' for n in common)}." if common else ".")]
     wrong = wrong_everywhere([e.nodules for e in board.entries])
     shared = len(set.intersection(*(set(e.nodules["nodule_id"]) for e in board.entries)))
-    listed = ", ".join(f"`{n}`" for n in wrong[:WRONG_LISTED])
-    more = f", and {len(wrong) - WRONG_LISTED} more" if len(wrong) > WRONG_LISTED else ""
     lines += ["", f"Nodules every method gets wrong (at {THRESHOLD:g}, of the {shared} that every method scored): "
-              f"{len(wrong)}" + (f"{_wrong_summary(board.entries[0].nodules, wrong)}: {listed}{more}." if wrong
-                                 else "."), ""]
+              f"{len(wrong)}" + (_wrong_summary(board.entries[0].nodules, wrong) if wrong else "."), ""]
     return lines
 
 
 def _wrong_summary(nodules, wrong: list[str]) -> str:
-    """How many of ``wrong`` are malignant (missed) and benign (called malignant), with their median diameters."""
+    """How many of ``wrong`` are malignant ones missed and benign ones called malignant, with their median
+    diameters, then the first ids."""
     chosen = nodules[nodules["nodule_id"].isin(wrong)]
     parts = []
-    for label, kind in ((1, "malignant, missed"), (0, "benign, called malignant")):
+    for label, kind in ((1, "malignant ones missed"), (0, "benign ones called malignant")):
         group = chosen[chosen["label"] == label]
         if len(group):
             parts.append(f"{len(group)} {kind} (median diameter {group['diameter_mm'].median():.1f} mm)")
-    return f" ({'; '.join(parts)})"
+    listed = ", ".join(f"`{n}`" for n in wrong[:WRONG_LISTED])
+    first = f"The first {WRONG_LISTED} by id" if len(wrong) > WRONG_LISTED else "They are"
+    return f": {' and '.join(parts)}. {first}: {listed}."
