@@ -197,11 +197,11 @@ def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = 
         write_roc_figure(board, figure)
         reliability = out_dir / f"{board.setting}-reliability.png"
         write_reliability_figure(board, reliability)
-        galleries = write_galleries(board, out_dir)
+        galleries = write_galleries(board, out_dir) if board.entries else None  # every row below --min-coverage
         page = out_dir / f"{board.setting}.md"
         page.write_text(page_markdown(board, figure.name, GENERATED_MARK, reliability.name, galleries),
                         encoding="utf-8")
-        written += [page, figure, reliability, *(g.path for g in galleries if g.path is not None)]
+        written += [page, figure, reliability, *(g.path for g in galleries or () if g.path is not None)]
     index = out_dir / "README.md"
     index.write_text(index_markdown(boards, GENERATED_MARK), encoding="utf-8")
     written.append(index)
