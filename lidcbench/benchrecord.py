@@ -85,7 +85,14 @@ def rows(record: dict[str, Any]) -> list[str]:
         _loop(record),
         "-" if record.get("loop_over_network") is None else f"{100 * record['loop_over_network']:.0f}%",
         "-" if peak is None else f"{peak:,.0f}",
+        _code(record.get("versions", {})),
     ]
+
+
+def _code(versions: dict[str, Any]) -> str:
+    commit = versions.get("commit")
+    return (f"{versions.get('lidcbench', '?')} @ {commit[:7]}" if commit else f"{versions.get('lidcbench', '?')}, "
+            "no commit") + f"; torch {versions.get('torch', '?')}"
 
 
 def _loader(block: dict[str, Any] | None) -> str:
@@ -107,7 +114,8 @@ def _loop(record: dict[str, Any]) -> str:
 
 HEADERS = ["Method (profile)", "Device", "Precision", "Batch", "Inference slices/s", "Nodules/s",
            "Nodule latency p50 / p95 (ms)", "Training /s", "Bare backbone slices/s", "Harness / bare",
-           "Data path patches/s", "Data path / training", "Method loop /s", "Loop / network", "Peak memory (MiB)"]
+           "Data path patches/s", "Data path / training", "Method loop /s", "Loop / network", "Peak memory (MiB)",
+           "Code"]
 
 
 def throughput_markdown(records: list[dict[str, Any]], mark: str) -> str:
@@ -123,11 +131,17 @@ def throughput_markdown(records: list[dict[str, Any]], mark: str) -> str:
              "training consumes (target: at least 2x). \"Method loop\" times the method's own training loop, the "
              "code `fit` runs at the profile's batch, and \"Loop / network\" divides it by the network's training "
              "step at that same batch and precision (target: at least 85%). A dash: the record predates the "
-             "figure.", "",
+             "figure. \"Code\": the lidcbench version and commit that measured (\"no commit\": a record made "
+             "before `bench` recorded it, or from a copy without git metadata).", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     paper = [PAPER_ROW[0], PAPER_ROW[1], "-", "-", "-", PAPER_ROW[2]] + ["-"] * (len(HEADERS) - 6)
     lines += ["| " + " | ".join(paper) + " |", ""]
+    if any(r["device"]["type"] == "cuda" and not r.get("method_loop") for r in records):
+        lines += ["GPU rows without a method-loop figure were measured before the device-resident training loop "
+                  "(no `lidcbench bench` figure then said what `lidcbench run` reaches); "
+                  "`bash benchmarks/gpu_check.sh` measures the current code on a GPU, and its rows stand beside "
+                  "them.", ""]
     if not has_gpu:
         lines += ["No GPU figure has been measured yet: every row above ran on a CPU. The bf16 autocast and "
                   "channels_last paths of the benchmark are tested on the CPU; `tests/test_gpu.py` runs "
