@@ -31,8 +31,15 @@ def cache_dir(tmp_path_factory):
 
 @pytest.mark.benchmark(group="micro")
 def test_loading_the_64px_contours_cache(benchmark, cache_dir):
+    from lidcbench import cache
+
     cohort = load_cohort()
-    patches = benchmark(lambda: load_patches(cohort, "contours", size=64, progress=False, cache_dir=cache_dir))
+
+    def first_open():
+        cache._OPENED.clear()  # each round opens the file as a new process would: map it, check every CRC
+        return load_patches(cohort, "contours", size=64, progress=False, cache_dir=cache_dir)
+
+    patches = benchmark(first_open)
     benchmark.extra_info["patches"] = len(patches)
 
 

@@ -15,7 +15,9 @@ from .errors import PatchesError
 class Patches:
     """One 2D patch per (nodule, slice), nodule centred.
 
-    images: float32 (N, S, S) in [0, 1] after the lung window.
+    images: (N, S, S) in [0, 1] after the lung window; float16 and read-only
+        when they come from the cache (the values it stores; convert with
+        ``np.asarray(images, np.float32)`` where float32 arithmetic is needed).
     nodule_ids, slice_indices: the nodule and slice index k of each patch,
         grouped by nodule in cohort order, slices ascending.
     source: the source's name; settings: everything that shaped the pixels

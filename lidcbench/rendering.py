@@ -1,7 +1,7 @@
-"""Rendering a cohort's patches on every core, each chunk compressed where it was rendered.
+"""Rendering a cohort's patches on every core, each chunk checksummed where it was rendered.
 
 Nodules go to worker processes in units of about :data:`CHUNK_SLICES` patches;
-each unit comes back as float16 patches plus their compressed chunk
+each unit comes back as float16 patches plus their chunk with its CRC-32
 (:mod:`.patchfile`), in whatever order units finish. A source's output is
 checked here, so a broken source stops the build with a named error.
 """
@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 import numpy as np
 
 from .errors import SourceError
-from .patchfile import STORED_DTYPE, Chunk, compress
+from .patchfile import STORED_DTYPE, Chunk
 from .sources import Source
 
 CHUNK_SLICES = 48  # patches per work unit: ~6 MB of float16 at 256 px
@@ -29,7 +29,7 @@ def available_cores() -> int:
 
 def render_all(source: Source, rows: list[dict], size: int, workers: int,
                console=None) -> Iterator[tuple[int, np.ndarray, Chunk]]:
-    """(index of the first patch, float16 patches, compressed chunk) per unit, as units finish.
+    """(index of the first patch, float16 patches, their chunk) per unit, as units finish.
 
     Patches are numbered in row order, each row's slices in its ``slices`` order.
     ``console``: a rich console for the progress bar, or None for none.
@@ -70,7 +70,7 @@ def _results(jobs: list[tuple], workers: int) -> Iterator[Iterator[tuple]]:
 
 
 def _render_unit(source: Source, rows: list[dict], size: int, first: int) -> tuple[int, np.ndarray, Chunk, int]:
-    """Runs in a worker process: render and check each nodule, then compress where the pixels are."""
+    """Runs in a worker process: render and check each nodule, then checksum where the pixels are."""
     stored = np.empty((sum(len(row["slices"]) for row in rows), size, size), dtype=STORED_DTYPE)
     filled = 0
     for row in rows:
@@ -83,7 +83,8 @@ def _render_unit(source: Source, rows: list[dict], size: int, first: int) -> tup
             )
         stored[filled:filled + len(images)] = images
         filled += len(images)
-    return first, stored, compress(stored, first), len(rows)
+    chunk = Chunk.of(stored, first)
+    return first, chunk.data, chunk, len(rows)
 
 
 def _units(counts: list[int]) -> list[tuple[int, int]]:

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from lidcbench.sources import contours
 from lidcbench.sources.contours import ContoursSource
 
 SIZE = 32
+zlib_crc32 = zlib.crc32
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,7 @@ def _only_file(isolated_cache):
 
 def test_patches_are_built_once_then_read_back_identical(small, isolated_cache, monkeypatch):
     built = _load(small)
-    assert built.images.dtype == np.float32 and built.images.shape[1:] == (SIZE, SIZE)
+    assert built.images.dtype == np.float16 and built.images.shape[1:] == (SIZE, SIZE)
     assert built.nodule_slices().equals(small.slices())
     assert built.source == "contours" and built.settings["size"] == SIZE and built.settings["version"] >= 1
     path = _only_file(isolated_cache)
@@ -47,6 +49,21 @@ def test_patches_are_built_once_then_read_back_identical(small, isolated_cache, 
     again = _load(small)
     assert np.array_equal(again.images, built.images) and again.key == built.key
     assert np.array_equal(again.nodule_ids, built.nodule_ids)
+
+
+def test_an_opened_file_is_mapped_read_only_checked_once_per_process_and_read_afresh_when_replaced(
+        small, isolated_cache, monkeypatch):
+    built = _load(small)
+    path = _only_file(isolated_cache)
+    opened = _load(small)
+    assert isinstance(opened.images.base, np.memmap) or isinstance(opened.images.base.base, np.memmap)
+    assert not opened.images.flags.writeable and opened.images.dtype == np.float16
+    checks = []
+    monkeypatch.setattr(patchfile.zlib, "crc32", lambda data, *a: checks.append(1) or zlib_crc32(data, *a))
+    assert _load(small) is opened and not checks  # a second fold of the same run: no second pass
+    cachedir.write_atomically(path, path.read_bytes())  # the same bytes, but a new file on disk
+    again = _load(small)
+    assert again is not opened and checks and np.array_equal(again.images, built.images)
 
 
 def test_stored_float16_stays_within_its_precision_of_the_rendered_pixels(small):
