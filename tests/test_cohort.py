@@ -75,3 +75,53 @@ def test_slices_table_has_one_row_per_nodule_slice(cohort):
     slices = cohort.slices()
     assert len(slices) == cohort.table["n_slices"].sum()
     assert isinstance(slices, pd.DataFrame) and set(slices.columns) == {"nodule_id", "slice_index"}
+
+
+def _fresh_load(protocol, db_path=None):
+    from lidcbench import cohort as cohort_module
+
+    cohort_module._load_cohort.cache_clear()
+    return load_cohort(protocol, db_path)
+
+
+def test_the_cohort_cache_on_disk_gives_the_same_cohort_and_a_damaged_file_is_rebuilt(tmp_path, monkeypatch, cohort):
+    from lidcbench import cohort as cohort_module
+
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path))
+    protocol = Protocol(min_readers=2)
+    path = cohort_module.cache_path(protocol)
+    assert path.parent == cohort_module.cache_dir() == tmp_path / "cohort"
+    assert protocol.hash in path.name and cohort_module.database_checksum(cohort.db_path) in path.name
+    built = _fresh_load(protocol)
+    assert path.is_file()
+    loaded = _fresh_load(protocol)
+    pd.testing.assert_frame_equal(loaded.table, built.table)
+    pd.testing.assert_frame_equal(loaded.candidates, built.candidates)
+    assert loaded.protocol == protocol and loaded.db_path == built.db_path
+
+    path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a full disk
+    rebuilt = _fresh_load(protocol)
+    pd.testing.assert_frame_equal(rebuilt.table, built.table)
+    assert cohort_module._read_cached(path, protocol) is not None, "the damaged file was not replaced"
+
+
+def test_the_cohort_cache_is_keyed_by_the_database_and_the_code(tmp_path, monkeypatch, cohort):
+    from lidcbench import cohort as cohort_module
+
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path))
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(cohort.db_path.read_bytes())
+    assert cohort_module.cache_path(Protocol(), copy) == cohort_module.cache_path(Protocol(), cohort.db_path)
+    with open(copy, "r+b") as file:  # one byte changed, same size
+        file.seek(100)
+        byte = file.read(1)
+        file.seek(100)
+        file.write(bytes([byte[0] ^ 1]))
+    assert cohort_module.cache_path(Protocol(), copy) != cohort_module.cache_path(Protocol(), cohort.db_path)
+    before = cohort_module.cache_path(Protocol(), cohort.db_path)
+    cohort_module.code_version.cache_clear()
+    monkeypatch.setattr(cohort_module, "COHORT_CACHE_FORMAT", cohort_module.COHORT_CACHE_FORMAT + 1)
+    try:
+        assert cohort_module.cache_path(Protocol(), cohort.db_path) != before
+    finally:
+        cohort_module.code_version.cache_clear()
