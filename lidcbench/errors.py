@@ -63,3 +63,7 @@ class PatchesError(LidcbenchError):
 
 class AnalysisError(LidcbenchError):
     """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""
+
+
+class ParameterError(LidcbenchError, ValueError):
+    """A method parameter has the wrong type or a value its method does not allow."""

@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("leaderboards"), metavar="DIR",
                         help="folder for the pages and figures (default: %(default)s)")
     parser.add_argument("--no-analyses", dest="analyses", action="store_false",
-                        help="skip the RFE and t-SNE analyses in DIR/analyses/ (they take ~40 s on the full cohort)")
+                        help="skip the RFE and t-SNE analyses in DIR/analyses/ (about 20 s of CPU per input the first "
+                             "time; after that read from the cache until their inputs change)")
 
 
 def run(args: argparse.Namespace) -> int:
