@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from .console import make_console
 
     from ..cohort import load_cohort
     from ..folds import load_folds
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"method": method, "protocol_hash": protocol.hash, "folds": score.folds,
                           "summary": score.summary}, indent=1))
     else:
-        console = Console()
+        console = make_console()
         console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
         print_score(score, console, title=method)
     if args.out:
