@@ -10,6 +10,7 @@ from .figures import new_figure, save_png
 from .leaderboard import REFERENCE_METHOD, Leaderboard
 from .metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
 from .protocol import Protocol
+from .readers import view as readers_view
 from .score import SIZE_SPLIT_MM, STRATA, STRATUM_LABELS
 
 REPORTED = f"({paper.MARK})"
@@ -75,6 +76,7 @@ def _classification(board: Leaderboard) -> list[str]:
     has_reference = any(e.versus_reference for e in board.entries)
     headers = ["Method", "Seed", "Folds", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑", "Pooled AUC [95% CI] ↑"]
     headers += [f"ΔAUC vs {REFERENCE_METHOD} [95% CI], p"] if has_reference else []
+    headers += readers_view.CALIBRATION_HEADERS
     rows = []
     for entry in board.entries:
         mean, pooled = entry.summary["classification"], entry.summary["pooled"]
@@ -85,10 +87,10 @@ def _classification(board: Leaderboard) -> list[str]:
             versus = entry.versus_reference
             row.append("-" if versus is None else
                        f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}")
-        rows.append(row)
+        rows.append(row + readers_view.calibration_cells(entry))
     for name, acc, sen, spe, auc in paper.TABLE_II:
         row = [f"{name} {REPORTED}", "-", "-", f"{acc:.1f}", f"{sen:.1f}", f"{spe:.1f}", _number(auc, 3), "-"]
-        rows.append(row + (["-"] if has_reference else []))
+        rows.append(row + (["-"] if has_reference else []) + ["-"] * len(readers_view.CALIBRATION_HEADERS))
     return [
         "## Benign vs malignant", "",
         f"Acc, Sen, Spe at a threshold of {THRESHOLD:g} (a probability of {THRESHOLD:g} or more counts as "
@@ -97,7 +99,7 @@ def _classification(board: Leaderboard) -> list[str]:
         f"nodules ({N_RESAMPLES} seeded resamples). "
         + (f"ΔAUC: paired difference from the `{REFERENCE_METHOD}` baseline (DeLong) on the nodules both "
            "scored; positive means better than size alone. " if has_reference else "")
-        + "Higher is better (↑).", "",
+        + "Higher is better (↑). " + readers_view.calibration_note(), "",
         *_table(headers, rows),
         f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "
         "1422-nodule cohort; they are not comparable number for number.", "",
@@ -165,9 +167,14 @@ def _provenance(board: Leaderboard) -> list[str]:
     return ["## How these were made", "", *_table(headers, rows)]
 
 
-def page_markdown(board: Leaderboard, figure_name: str, mark: str) -> str:
+def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,
+                  galleries: list | None = None) -> str:
     lines = [mark, *_heading(board), *_classification(board), f"![ROC curves, pooled test nodules]({figure_name})",
-             "", *_by_size(board), *_attributes(board), *_provenance(board)]
+             "", *readers_view.reader_section(board),
+             *(readers_view.calibration_section(board, reliability_name) if reliability_name else []),
+             *_by_size(board), *_attributes(board), *readers_view.attribute_pairs_section(board),
+             *(readers_view.gallery_section(board, galleries) if galleries is not None else []),
+             *_provenance(board)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -194,6 +201,7 @@ def write_roc_figure(board: Leaderboard, path: Path) -> None:
         fpr, tpr, _ = roc_curve(nodules["label"], nodules["malignancy"])
         auc = entry.summary["pooled"]["auc"]
         axes.plot(fpr, tpr, linewidth=1.2, label=f"{entry.label} (seed {entry.seed}), AUC {auc:.3f}")
+    readers_view.add_reader_points(axes, board.readers)
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=0.8)
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
              title=f"Pooled test nodules, protocol {board.first.protocol_hash}, {board.first.source}")
