@@ -12,6 +12,8 @@ from torch.nn import functional as F
 
 from lidcbench.devicedata import TrainingSet, centre_batches
 from lidcbench.method import FoldData, Method, prediction_frame
+from lidcbench.params import (at_least, device_name, each, no_larger, optional, positive, timm_model,
+                              weights_choice)
 from lidcbench.trainloop import TrainLoop, adam, autocast, prepare_images, prepare_model
 from lidcbench.training import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
 
@@ -33,6 +35,15 @@ class CnnMethod(Method):
         "paper": {"backbone": "resnet50", "patch_size": 256, "crop": 224, "epochs": 150, "lr_steps": (50, 100),
                   "max_slices_per_nodule": None},
     }
+
+    param_checks = {
+        "backbone": timm_model(), "pretrained": weights_choice(), "patch_size": at_least(8), "crop": at_least(8),
+        "epochs": at_least(1), "lr_head": positive(), "lr_backbone": positive(),
+        "lr_steps": each(at_least(1), increasing=True), "max_slices_per_nodule": optional(at_least(1)),
+        "device": device_name(),
+        "batch_size": at_least(2),  # batch norm needs two samples
+    }
+    param_relations = (no_larger("crop", "patch_size"),)
 
     def __init__(self, backbone: str = "resnet18", pretrained: str = "auto", patch_size: int = 64, crop: int = 56,
                  epochs: int = 5, batch_size: int = 32, lr_head: float = 3e-3, lr_backbone: float = 3e-5,

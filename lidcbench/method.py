@@ -70,6 +70,10 @@ class Method:
     predicts_attributes: ClassVar[bool] = False
     # Named parameter sets, e.g. {"cpu": {...}, "paper": {...}}; the first is the default.
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
+    # What each parameter may be (lidcbench.params: at_least, positive, one_of, ...), checked with
+    # the types __init__ declares before a run builds anything; relations check several together.
+    param_checks: ClassVar[dict[str, Any]] = {}
+    param_relations: ClassVar[tuple[Any, ...]] = ()
 
     @classmethod
     def param_names(cls) -> list[str]:

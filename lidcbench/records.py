@@ -102,15 +102,28 @@ class Provenance:
     packages: dict[str, str]
     wall_time_s: float | None
     timestamp: str
+    # What decides whether a rerun gives the same numbers (None in records made before they were kept):
+    # torch's intra-op thread count and whether torch.use_deterministic_algorithms was on.
+    threads: int | None = None
+    deterministic_algorithms: bool | None = None
 
     @classmethod
     def collect(cls, device: str, wall_time_s: float | None) -> Provenance:
         from . import __version__
 
         commit, dirty = _git_commit()
+        threads, deterministic = _torch_numerics()
         return cls(__version__, commit, dirty, device, platform.python_version(), _package_versions(),
                    None if wall_time_s is None else float(wall_time_s),
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), threads, deterministic)
+
+
+def _torch_numerics() -> tuple[int | None, bool | None]:
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    return torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
 
 
 def _plain(value: Any) -> Any:

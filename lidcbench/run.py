@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import LidcbenchError, PluginError
 from .method import FoldData, Method
+from .params import annotations, check_params, convert
 from .protocol import Protocol
 from .records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
 from .registry import Registry, default_registry
@@ -51,11 +52,23 @@ class Plan:
 
 
 def resolve_device_name(device: str) -> str:
-    if device != "auto":
+    """``auto`` as cuda or cpu; a CUDA device asked for without CUDA is an error at once."""
+    if device != "auto" and not device.startswith("cuda"):
         return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise LidcbenchError(f"device {device!r} asked for, but torch sees no CUDA device; use --device cpu.")
+    return device
+
+
+def typed_overrides(method_class: type, params: dict[str, Any], method: str = "") -> dict[str, Any]:
+    """Overrides given as text (``--set NAME=VALUE``) converted to the types ``__init__`` declares."""
+    kinds = annotations(method_class)
+    return {name: convert(method_class, name, value, method) if isinstance(value, str) and kinds.get(name) is not str
+            else value for name, value in params.items()}
 
 
 def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
@@ -74,11 +87,12 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     if unknown:
         raise LidcbenchError(f"method {job.method!r} takes no parameter(s) {', '.join(unknown)}; "
                              f"it takes: {', '.join(names)}.")
-    params = {**profiles[profile], **job.params}
+    params = {**profiles[profile], **typed_overrides(method_class, job.params, job.method)}
     if "seed" in names:
         params["seed"] = job.seed
     if "device" in names:
         params["device"] = device
+    params = check_params(method_class, params, job.method)
     return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
 
 

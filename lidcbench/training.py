@@ -67,10 +67,15 @@ def create_backbone(model_name: str, pretrained: str = "auto") -> tuple[torch.nn
 
     ``pretrained``: "auto" loads ImageNet weights if timm's local cache holds
     them, else initialises randomly with a warning; "none" initialises
-    randomly; any other value is a path to a weights file. Nothing is downloaded.
+    randomly; "download" (opt-in) lets timm fetch them into its cache
+    (:mod:`lidcbench.pretrained`); any other value is a path to a weights file.
     """
     import timm
 
+    if pretrained == "download":
+        from .pretrained import download_backbone
+
+        return download_backbone(model_name)
     if pretrained == "none":
         return timm.create_model(model_name, pretrained=False, num_classes=0, in_chans=1), "none (random init, asked)"
     path = _cached_weights(model_name) if pretrained == "auto" else pretrained

@@ -19,6 +19,8 @@ import torch
 from lidcbench.attributes import ATTRIBUTE_NAMES
 from lidcbench.devicedata import TrainingSet, centre_batches
 from lidcbench.method import FoldData, Method, prediction_frame
+from lidcbench.params import (at_least, device_name, each, no_larger, optional, positive, timm_model,
+                              weights_choice)
 from lidcbench.trainloop import TrainLoop, adam, autocast, prepare_images, prepare_model
 from lidcbench.training import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
 
@@ -42,6 +44,16 @@ class Mtmr(Method):
         "paper": {"backbone": "resnet50", "patch_size": 256, "crop": 224, "epochs": 150, "pairs_per_batch": 32,
                   "lr_steps": (50, 100), "max_slices_per_nodule": None},
     }
+
+    param_checks = {
+        "backbone": timm_model(), "pretrained": weights_choice(), "patch_size": at_least(8), "crop": at_least(8),
+        "epochs": at_least(1), "lr_head": positive(), "lr_backbone": positive(),
+        "lr_steps": each(at_least(1), increasing=True), "max_slices_per_nodule": optional(at_least(1)),
+        "device": device_name(),
+        "pairs_per_batch": at_least(1), "lam": at_least(0), "beta": at_least(0), "eta": at_least(0),
+        "margin": at_least(0),
+    }
+    param_relations = (no_larger("crop", "patch_size"),)
 
     def __init__(self, backbone: str = "resnet18", pretrained: str = "auto", patch_size: int = 64, crop: int = 56,
                  epochs: int = 5, pairs_per_batch: int = 16, lr_head: float = 3e-3, lr_backbone: float = 3e-5,

@@ -1,8 +1,14 @@
-"""A third-party plugin package, installed into a fresh environment, runs through `lidcbench run`."""
+"""A third-party plugin package, installed next to the running environment, runs through `lidcbench run`.
+
+The plugin goes into a target folder put on ``PYTHONPATH`` of this very
+interpreter, so it sees the running environment's lidcbench and torch
+whether that is a virtualenv, a conda env or the system Python; without that
+folder on the path the method does not exist.
+"""
+import importlib.util
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
@@ -10,21 +16,33 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
 
 
+def _can_build_without_isolation() -> bool:
+    """setuptools >= 70.1 builds wheels itself; an older one needs the wheel package."""
+    if importlib.util.find_spec("setuptools") is None:
+        return False
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+
+
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugin-env")
-    # The environment sees this interpreter's packages (lidcbench, torch, ...) and gets only the plugin.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(root / "venv")
-    python = root / "venv" / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", str(EXAMPLE)], check=True, cwd=root)
-    return root, python
+    target = root / "site"
+    # Offline with this environment's setuptools where it can build wheels; else pip fetches a builder.
+    isolation = ["--no-build-isolation"] if _can_build_without_isolation() else []
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *isolation, "--target",
+                    str(target), str(EXAMPLE)], check=True, cwd=root)
+    env = {**os.environ, "LIDCBENCH_CACHE": str(root / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(target), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD", None)
+    return root, env
 
 
 def test_the_installed_plugin_is_listed_and_runs(plugin_env):
-    root, python = plugin_env
-    env = {**os.environ, "LIDCBENCH_CACHE": str(root / "cache")}
-    env.pop("LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD", None)
+    root, env = plugin_env
+    python = sys.executable
     listed = subprocess.run([str(python), "-m", "lidcbench", "list"], capture_output=True, text=True, env=env,
                             check=True, cwd=root)
     assert "bright-fraction" in listed.stdout and "plugin (lidcbench-example-plugin)" in listed.stdout, listed.stdout
@@ -33,16 +51,17 @@ def test_the_installed_plugin_is_listed_and_runs(plugin_env):
                          cwd=root)
     assert ran.returncode == 0, ran.stderr
     assert list((root / "results").rglob("bright-fraction/fold0-seed0.json"))
-    # Outside that environment the plugin does not exist.
+    # Without the install folder on the path the plugin does not exist.
+    outside = {**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     missing = subprocess.run([sys.executable, "-m", "lidcbench", "run", "bright-fraction", "--folds", "0"],
-                             capture_output=True, text=True, env=env, cwd=root)
+                             capture_output=True, text=True, env=outside, cwd=root)
     assert missing.returncode == 2 and "no method named 'bright-fraction'" in missing.stderr
 
 
 def test_the_example_plugin_passes_the_conformance_checks(plugin_env):
-    _, python = plugin_env
+    _, env = plugin_env
     code = ("from lidcbench.testing import check_method; from lidcbench_example_plugin import BrightFraction; "
             "check_method(BrightFraction); print('conforms')")
-    checked = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    checked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert checked.returncode == 0, checked.stderr
     assert "conforms" in checked.stdout

@@ -29,10 +29,12 @@ def test_run_writes_one_scored_record_per_fold_and_resumes(env, capsys):
     paths = sorted(out.rglob("*.json"))
     before = [p.stat().st_mtime_ns for p in paths]
     assert main(["run", "tiny", "--folds", "0,2", "--out", str(out), *SMALL]) == 0
-    assert "record exists, skipped" in capsys.readouterr().out
+    assert "2 of 2 folds already recorded" in " ".join(capsys.readouterr().out.split())
     assert [p.stat().st_mtime_ns for p in paths] == before
+    assert main(["run", "tiny", "--folds", "0,1", "--out", str(out), *SMALL]) == 0
+    assert "fold 0: record exists, skipped" in capsys.readouterr().out
     assert main(["run", "tiny", "--folds", "0", "--out", str(out), "--force", *SMALL]) == 0
-    assert paths[0].stat().st_mtime_ns != before[0]
+    assert sorted(out.rglob("*.json"))[0].stat().st_mtime_ns != before[0]
 
 
 def test_an_interrupted_fold_leaves_no_record(env, monkeypatch):
@@ -64,3 +66,55 @@ def test_records_regenerate_the_leaderboard(env):
     assert main(["leaderboard", "--results", str(out), "--out", str(boards)]) == 0
     text = "\n".join(p.read_text() for p in sorted(boards.glob("*.md")))
     assert "diameter" in text and "reported, not reproduced here" in text
+
+
+def test_ctrl_c_says_which_folds_were_written_and_how_to_go_on(env, monkeypatch, capsys):
+    from lidcbench.testing.tiny import TinyMethod
+
+    original, calls = TinyMethod.predict, []
+
+    def interrupted_on_the_second_fold(self, test):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, test)
+
+    monkeypatch.setattr(TinyMethod, "predict", interrupted_on_the_second_fold)
+    out = env / "results"
+    assert main(["run", "tiny", "--folds", "0,3,4", "--out", str(out), *SMALL]) == 130
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "interrupted: fold(s) 0 recorded; fold(s) 3, 4 not finished" in printed
+    assert f"Resume with: lidcbench run tiny --out {out} --diameter-min 20 --folds 3,4" in printed
+    assert [r.fold for r in read_records(out)] == [0]
+
+
+def test_when_every_fold_is_recorded_run_says_so_and_builds_no_cache(env, capsys):
+    out = env / "results"
+    assert main(["run", "tiny", "--folds", "0,1", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    for path in (env / "cache" / "patches").glob("*"):
+        path.unlink()
+    assert main(["run", "tiny", "--folds", "0,1", "--out", str(out), *SMALL]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "2 of 2 folds already recorded in" in printed and "nothing to train; --force to retrain" in printed
+    assert not list((env / "cache" / "patches").glob("*")), "a patch cache was built for nothing"
+
+
+def test_an_unwritable_results_folder_and_a_missing_cuda_fail_before_any_work(env, capsys):
+    blocker = env / "file"
+    blocker.write_text("")
+    assert main(["run", "tiny", "--folds", "0", "--out", str(blocker / "results"), *SMALL]) == 2
+    assert "cannot write results to" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["run", "mtmr", "--folds", "0", "--device", "cuda", "--out", str(env / "r"), *SMALL]) == 2
+        assert "torch sees no CUDA device" in capsys.readouterr().err
+        assert not (env / "cache").exists() or not list((env / "cache").rglob("*.npz*"))
+
+
+def test_the_source_settings_print_as_one_short_line(env, capsys):
+    assert main(["run", "tiny", "--folds", "0", "--out", str(env / "results"), *SMALL]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (source,) = [line for line in lines if line.startswith("source ")]
+    assert "64-pixel patches, settings" in source and "{" not in source and len(source) < 140

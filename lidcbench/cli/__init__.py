@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = [*argv] if argv is not None else sys.argv[1:]  # for messages that repeat the command
     try:
         return int(args.handler(args) or 0)
     except LidcbenchError as error:

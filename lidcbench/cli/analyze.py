@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from .console import make_console
 
     from ..analysis.inputs import method_inputs, readers_inputs
     from ..analysis.rfe import recursive_feature_elimination
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             raise AnalysisError("protocol options choose the readers' cohort; a method's records carry their own "
                                 "protocol: drop them, or pick the records with --setting.")
         inputs = method_inputs(read_records(args.results), args.method, args.setting)
-    console = Console()
+    console = make_console()
     rfe = recursive_feature_elimination(inputs)
     print_rfe(rfe, console)
     if args.action == "rfe":

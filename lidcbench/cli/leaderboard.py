@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hide rows that score less than this fraction of their folds' cohort nodules "
                              "(ct source with part of LIDC-IDRI); default: show every row, marked")
     parser.add_argument("--no-analyses", dest="analyses", action="store_false",
-                        help="skip the RFE and t-SNE analyses in DIR/analyses/ (they take ~40 s on the full cohort)")
+                        help="skip the RFE and t-SNE analyses in DIR/analyses/ (about 20 s of CPU per input the first "
+                             "time; after that read from the cache until their inputs change)")
 
 
 def run(args: argparse.Namespace) -> int:

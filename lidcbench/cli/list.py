@@ -9,7 +9,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from .console import make_console
     from rich.table import Table
 
     from ..registry import default_registry
@@ -21,5 +21,5 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("description")
     for name in registry.names():
         table.add_row(name, registry.entry(name).origin, registry.describe(name))
-    Console().print(table)
+    make_console().print(table)
     return 0

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from .console import make_console
 
     from ..card import cohort_card
     from ..cardview import print_rich, to_markdown
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(card, indent=2, default=float))
     else:
-        print_rich(card, Console())
+        print_rich(card, make_console())
         if args.markdown:
             print(f"wrote {args.markdown}")
     return 0

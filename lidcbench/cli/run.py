@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import ast
 from pathlib import Path
 
 from .options import add_protocol_arguments, protocol_from_args
 
 
-def _parameter(text: str) -> tuple[str, object]:
+def _parameter(text: str) -> tuple[str, str]:
+    """NAME=VALUE; the value stays text until the method's ``__init__`` types convert it."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"--set takes NAME=VALUE, got {text!r}")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value  # a bare string
+    return name, value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .. import progress
@@ -49,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from ..folds import load_folds
     from ..records import read_records
     from ..skips import read_skips
-    from ..run import FoldJob, source_and_settings, fold_jobs, plan, run_folds
+    from ..run import FoldJob, source_and_settings, fold_jobs, plan, record_location, run_folds
     from ..scoreview import print_score
+    from .console import make_console
+    from .preflight import check_writable, resume_hint, source_line
 
-    console = Console()
+    console = make_console()
     protocol = protocol_from_args(args)
     source_options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
     template = FoldJob(method=args.method, fold=0, seed=args.seed, profile=args.profile, params=dict(args.params),
@@ -60,12 +58,23 @@ def run(args: argparse.Namespace) -> int:
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
                        min_coverage=args.min_coverage)
     folds = load_folds().fold_ids(args.folds)
-    resolved = plan(template)
+    resolved = plan(template)  # method, parameters, profile and device: checked before anything is built
     source, settings = source_and_settings(template, resolved.patch_size)
+    check_writable(args.out)
     console.print(f"[bold]{args.method}[/] profile [bold]{resolved.profile}[/] on [bold]{resolved.device}[/], "
                   f"folds {','.join(map(str, folds))}, seed {args.seed}")
-    console.print(f"source [bold]{source.describe()}[/] {settings}", highlight=False)
+    console.print(source_line(source, settings, protocol), highlight=False)
     console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
+    jobs = fold_jobs(template, folds)
+    recorded = [job.fold for job in jobs if record_location(plan(job)).is_file()]
+    if len(recorded) == len(folds) and not args.force:
+        location = record_location(plan(jobs[0])).parent
+        console.print(f"{len(recorded)} of {len(folds)} folds already recorded in {location}; nothing to train; "
+                      "--force to retrain, --out DIR to write elsewhere", highlight=False)
+        records = [r for r in read_records(args.out) if r.method == args.method and r.seed == args.seed
+                   and r.fold in folds and r.setting == location.parent.name]
+        print_score(_score(records), console, title=f"{args.method} ({resolved.profile}, {args.source})")
+        return 0
     cohort = load_cohort(protocol)
     for line in coverage_lines(source, cohort, folds, resolved.method_class(**resolved.params), args.min_coverage,
                                args.allow_missing):  # checks --min-coverage and every fold before heavy work
@@ -84,9 +93,14 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(fold_task, description=f"fold {job.fold}")
 
         outcomes = []
-        for job in fold_jobs(template, folds):
-            outcomes += run_folds([job], force=args.force, on_start=on_start)
-            bar.advance(fold_task)
+        try:
+            for job in jobs:
+                outcomes += run_folds([job], force=args.force, on_start=on_start)
+                bar.advance(fold_task)
+        except KeyboardInterrupt:
+            bar.stop()
+            console.print(resume_hint(outcomes, folds, args.argv), highlight=False)
+            raise
     for outcome in outcomes:
         verb = "kept" if outcome.skipped else "wrote" if outcome.record else \
             f"fold {outcome.fold}: {outcome.skip_reason}, skipped; marked in"

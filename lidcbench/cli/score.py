@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from .console import make_console
 
     from ..cohort import load_cohort
     from ..folds import load_folds
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                           "summary": score.summary, "readers": asdict(readers), "calibration": calibrated},
                          indent=1))
     else:
-        console = Console()
+        console = make_console()
         console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
         print_score(score, console, title=method)
         print_readers(readers, calibrated, console, title=method)

@@ -127,8 +127,27 @@ def check_predict_on_empty_input(method_class, params, data):
         f"predict on no patches must return no rows with columns {expected}"
 
 
+def check_parameter_declarations(method_class, params, data):
+    """Declared checks name real parameters, and the defaults, each profile and ``params`` pass them."""
+    from ..errors import ParameterError
+    from ..params import check_params, defaults, param_checks, param_relations
+
+    names = set(method_class.param_names())
+    declared = set(param_checks(method_class)) | {n for r in param_relations(method_class) for n in r.names}
+    assert declared <= names, f"checks declared for unknown parameter(s) {sorted(declared - names)}"
+    initial = defaults(method_class)
+    for label, values in [("the __init__ defaults", initial), ("the check parameters", {**initial, **params}),
+                          *((f"profile {name!r}", {**initial, **profile})
+                            for name, profile in method_class.profiles.items())]:
+        try:
+            check_params(method_class, values)
+        except ParameterError as error:
+            raise AssertionError(f"{label} break the method's own parameter checks: {error}") from None
+
+
 CHECKS: tuple[Callable, ...] = (
     check_parameters_stored_unchanged,
+    check_parameter_declarations,
     check_fit_returns_self_and_learned_state_ends_in_underscore,
     check_fit_leaves_training_data_unchanged,
     check_predictions_shape_and_range,

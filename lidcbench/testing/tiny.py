@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from ..attributes import ATTRIBUTE_NAMES
 from ..method import FoldData, Method, prediction_frame
+from ..params import at_least, positive
 
 
 def _patch_statistics(data: FoldData) -> np.ndarray:
@@ -21,6 +22,8 @@ class TinyMethod(Method):
     """Patch mean and bright fraction -> logistic regression and ridge."""
 
     predicts_attributes = True
+
+    param_checks = {"C": positive(), "alpha": at_least(0), "seed": at_least(0)}
 
     def __init__(self, C: float = 1.0, alpha: float = 1.0, seed: int = 0):
         self.C = C
