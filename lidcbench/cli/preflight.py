@@ -1,6 +1,7 @@
 """What `lidcbench run` checks and says before and after the heavy work."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from pathlib import Path
@@ -9,11 +10,14 @@ from ..errors import LidcbenchError
 
 
 def check_writable(out: Path) -> None:
-    """The results folder exists or can be made, and takes a file: checked before any training."""
+    """The results folder exists or can be made, and takes a file: checked before any training.
+    Folders made for the check are removed again, so a run refused later leaves nothing behind."""
+    out = Path(out)
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
     probe = None
     try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        probe = Path(out) / f".write-check-{os.getpid()}"
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-check-{os.getpid()}"
         probe.write_bytes(b"")
     except OSError as error:
         raise LidcbenchError(f"cannot write results to {out} ({error.strerror or error}); "
@@ -21,6 +25,9 @@ def check_writable(out: Path) -> None:
     finally:
         if probe is not None:
             probe.unlink(missing_ok=True)
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def source_line(source, settings: dict, protocol) -> str:
