@@ -63,3 +63,8 @@ class PatchesError(LidcbenchError):
 
 class AnalysisError(LidcbenchError):
     """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""
+
+
+class LeakageError(PluginError):
+    """A method tried to open something that holds labels (the annotation database, the frozen
+    grouping or folds, a cohort cache, result records) while fitting or predicting."""

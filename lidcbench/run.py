@@ -7,7 +7,6 @@ those whose record exists.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -99,6 +98,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from .cache import load_patches
     from .cohort import load_cohort
     from .folds import load_folds
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources
     from .predictions import validate_predictions
     from .records import new_record, write_record
     from .score import nodule_predictions, score_fold
@@ -117,26 +117,22 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     train = FoldData(train_table, patches.select(train_table["nodule_id"]), labelled=True)
     test = FoldData.unlabelled(test_table, patches.select(test_table["nodule_id"]))
 
-    started = time.perf_counter()
-    method = resolved.method_class(**resolved.params)
-    fitted = method.fit(train)
-    if fitted is not method:
-        raise PluginError(f"method {job.method!r}: fit must return the method itself.")
-    frame = method.predict(test)
-    wall_time = time.perf_counter() - started
-    predictions = validate_predictions(frame, cohort)
+    # In a guarded child process that cannot open what holds labels (lidcbench.isolation).
+    fitted = fit_predict(resolved.method_class, resolved.params, train, test,
+                         label_sources(cohort.db_path, [job.out_dir]), name=job.method)
+    predictions = validate_predictions(fitted.predictions, cohort)
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
     if patches.missing:  # with allow_missing: the record names the test nodules left out
         left_out = set(patches.missing) & fold_ids
         metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
-    params = method.get_params()
-    if hasattr(method, "weights_"):
-        params = {**params, "weights_loaded": method.weights_}  # which pretrained weights, if any
+    params = fitted.params
+    if fitted.weights is not NO_WEIGHTS:
+        params = {**params, "weights_loaded": fitted.weights}  # which pretrained weights, if any
     record = new_record(
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
-        nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=wall_time,
+        nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
     )
     return record, write_record(record, job.out_dir)
 

@@ -35,16 +35,26 @@ def test_run_writes_one_scored_record_per_fold_and_resumes(env, capsys):
     assert paths[0].stat().st_mtime_ns != before[0]
 
 
-def test_an_interrupted_fold_leaves_no_record(env, monkeypatch):
-    from lidcbench.testing.tiny import TinyMethod
+def test_an_interruption_between_predict_and_the_write_leaves_no_record(env, monkeypatch):
+    # Interrupted after the record's bytes are in a file on disk but before they are renamed into
+    # place: a non-atomic write (straight to the record's path) would leave a partial record here.
+    import os
+    import types
 
-    def interrupted(self, test):
+    import lidcbench.records as records
+
+    written = []
+
+    def interrupted(descriptor):
+        written.extend(p for p in out.rglob("*") if p.is_file())  # the bytes are on disk now
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(TinyMethod, "predict", interrupted)
+    # Only the records module's fsync: the patch cache's writes go on as usual.
+    monkeypatch.setattr(records, "os", types.SimpleNamespace(**{**vars(os), "fsync": interrupted}))
     out = env / "results"
     assert main(["run", "tiny", "--folds", "1", "--out", str(out), *SMALL]) == 130
-    assert not [p for p in out.rglob("*") if p.is_file()]
+    assert written, "the interruption did not come during the record's write"
+    assert not [p for p in out.rglob("*") if p.is_file()]  # neither a record nor its temporary file
 
 
 def test_bad_run_input_is_a_named_error(env, capsys):
