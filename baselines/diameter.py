@@ -13,7 +13,8 @@ from lidcbench.method import FoldData, Method, prediction_frame
 
 
 class DiameterMethod(Method):
-    """Logistic regression on the log of the mean reader diameter."""
+    """Logistic regression on the log of the readers' mean diameter (annotation-derived: at test time
+    the one reader-based measure a method sees, see lidcbench.method.UNLABELLED_COLUMNS)."""
 
     def __init__(self, C: float = 1.0, seed: int = 0):
         self.C = C

@@ -102,7 +102,7 @@ def _classification(board: Leaderboard) -> list[str]:
         f"all test nodules of the folds at once, with a {CONFIDENCE:.0%} percentile bootstrap interval over "
         f"nodules ({N_RESAMPLES} seeded resamples). "
         + (f"ΔAUC: paired difference from the `{REFERENCE_METHOD}` baseline (DeLong) on the nodules both "
-           "scored; positive means better than size alone. " if has_reference else "")
+           "scored; positive means better than the readers' mean diameter (annotation-derived). " if has_reference else "")
         + "Higher is better (↑).", "",
         *_table(headers, rows),
         f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "
