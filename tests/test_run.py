@@ -74,3 +74,35 @@ def test_records_regenerate_the_leaderboard(env):
     assert main(["leaderboard", "--results", str(out), "--out", str(boards)]) == 0
     text = "\n".join(p.read_text() for p in sorted(boards.glob("*.md")))
     assert "diameter" in text and "reported, not reproduced here" in text
+
+
+def test_a_record_names_the_test_nodules_left_out_for_missing_scans(env, monkeypatch):
+    # As the ct source with --allow-missing hands them over: patches without some nodules, named in missing.
+    import dataclasses
+
+    import numpy as np
+
+    import lidcbench.cache as cache
+    from lidcbench.cohort import load_cohort
+    from lidcbench.folds import load_folds
+    from lidcbench.protocol import Protocol
+    from lidcbench.run import FoldJob, run_fold
+
+    protocol = {"diameter_min_mm": 20.0}
+    cohort = load_cohort(Protocol(**protocol))
+    _, test = load_folds().split(cohort, 1)
+    train, _ = load_folds().split(cohort, 1)
+    gone = sorted(test["nodule_id"][:3]) + [train["nodule_id"].iloc[0]]
+    real = cache.load_patches
+
+    def with_missing(*args, **kwargs):
+        patches = real(*args, **kwargs)
+        kept = [n for n in dict.fromkeys(patches.nodule_ids) if n not in gone]
+        return dataclasses.replace(patches.select(kept), missing=tuple(gone))
+
+    monkeypatch.setattr(cache, "load_patches", with_missing)
+    record, _ = run_fold(FoldJob("tiny", fold=1, protocol=protocol, out_dir=str(env / "results")),
+                         show_progress=False)
+    assert record.metrics["left_out_missing_scans"] == gone[:3]  # the test fold's only
+    scored = set(record.nodule_frame()["nodule_id"])
+    assert scored == set(test["nodule_id"]) - set(gone) and not np.isin(gone, list(scored)).any()
