@@ -28,6 +28,7 @@ instead (for a debugger); nothing is guarded then.
 """
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import pickle
@@ -53,7 +54,8 @@ _GUARDED_EVENTS = {"open": (0,), "sqlite3.connect": (0,), "os.link": (0, 1), "os
 
 _PRELOAD = ("lidcbench.isolation", "lidcbench.method", "lidcbench.patches", "pandas", "scipy.stats",
             "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing")
-_PRELOAD_WITH_TORCH = ("torch", "torch.nn", "torch.utils.data", "lidcbench.training")
+# timm (the built-in networks' backbones) takes seconds to import: once per runner, not once per fold.
+_PRELOAD_WITH_TORCH = ("torch", "torch.nn", "torch.utils.data", "timm", "lidcbench.training")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,16 @@ def isolation_enabled() -> bool:
     return os.environ.get(ISOLATION_ENV, "on").lower() not in ("off", "0", "false", "no")
 
 
+def start_early() -> None:
+    """Start the forkserver now, so that its imports (torch and timm take seconds) overlap the
+    runner's loading of the cohort and patches instead of delaying the first fold."""
+    if isolation_enabled() and "forkserver" in multiprocessing.get_all_start_methods():
+        _context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def fit_predict(method_class: type, params: dict[str, Any], train, test, refused: Iterable[str],
                 name: str | None = None) -> Fitted:
     """Build the method from ``params``, fit it on ``train``, predict ``test``: in a guarded
@@ -125,7 +137,8 @@ def _context() -> multiprocessing.context.BaseContext:
     # Imported once in the server, so that a fold's child does not pay for them again. Only
     # libraries and lidcbench's own modules, never a method's: a method's module is imported
     # in the child under the guard. Importing torch does not start CUDA.
-    context.set_forkserver_preload([*_PRELOAD, *(_PRELOAD_WITH_TORCH if "torch" in sys.modules else ())])
+    torch_stack = [m for m in _PRELOAD_WITH_TORCH if importlib.util.find_spec(m.split(".")[0])]
+    context.set_forkserver_preload([*_PRELOAD, *(torch_stack if "torch" in torch_stack else ())])
     return context
 
 

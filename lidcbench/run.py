@@ -98,12 +98,13 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from .cache import load_patches
     from .cohort import load_cohort
     from .folds import load_folds
-    from .isolation import NO_WEIGHTS, fit_predict, label_sources
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
     from .predictions import validate_predictions
     from .records import new_record, write_record
     from .score import nodule_predictions, score_fold
 
     resolved = plan(job, registry)
+    start_early()  # the guarded process's imports overlap the loading below
     protocol = Protocol(**job.protocol)
     cohort, folds = load_cohort(protocol), load_folds()
     source, settings = source_and_settings(job, resolved.patch_size)
@@ -127,7 +128,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         left_out = set(patches.missing) & fold_ids
         metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
     params = fitted.params
-    if fitted.weights is not NO_WEIGHTS:
+    if fitted.weights != NO_WEIGHTS:
         params = {**params, "weights_loaded": fitted.weights}  # which pretrained weights, if any
     record = new_record(
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,

@@ -8,6 +8,7 @@ import pytest
 from lidcbench.cli import main
 from lidcbench.errors import LeakageError, PluginError
 from lidcbench.isolation import ISOLATION_ENV, NO_WEIGHTS, fit_predict, label_sources
+from lidcbench.records import read_records
 from lidcbench.registry import Registry
 from lidcbench.run import FoldJob, run_fold
 from lidcbench.testing import check_guard
@@ -116,3 +117,5 @@ def test_a_run_with_a_cheating_method_fails_and_writes_no_record(cache):
         run_fold(job, registry, show_progress=False)
     assert not list((cache / "results").rglob("*.json"))
     assert main(["run", "tiny", "--folds", "0", "--out", str(cache / "results"), "--diameter-min", "20"]) == 0
+    (record,) = read_records(cache / "results")
+    assert record.method == "tiny" and "weights_loaded" not in record.method_params  # tiny has no weights_
