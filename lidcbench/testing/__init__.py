@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..attributes import ATTRIBUTE_NAMES
 from ..database import default_db_path
+from ..errors import LeakageError
 from ..isolation import fit_predict, label_sources
 from ..method import PREDICTION_COLUMNS, FoldData
 from .data import synthetic_split
@@ -44,7 +45,11 @@ def _fresh(method_class, params: dict[str, Any]):
 def _guarded(method_class, params: dict[str, Any], train: FoldData, test: FoldData) -> pd.DataFrame:
     """fit and predict as the runner runs them: in a child process that cannot open the
     annotation database, the frozen files, a cohort cache or records (lidcbench.isolation)."""
-    return fit_predict(method_class, copy.deepcopy(params), train, test, label_sources(default_db_path())).predictions
+    try:
+        return fit_predict(method_class, copy.deepcopy(params), train, test,
+                           label_sources(default_db_path())).predictions
+    except LeakageError as error:
+        raise AssertionError(str(error)) from error
 
 
 def check_parameters_stored_unchanged(method_class, params, data):
