@@ -186,7 +186,7 @@ def _main_module_hidden():
 def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...]) -> tuple[Any, list[str]]:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "threads": _torch_threads()}
+    settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "torch": _torch_numerics()}
     # Not a daemon, so that a method may start DataLoader workers of its own.
     child = context.Process(target=_child_main, args=(payload, refused, settings, sender))
     with _main_module_hidden():
@@ -206,9 +206,10 @@ def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...]) ->
         child.join()
 
 
-def _torch_threads() -> int | None:
+def _torch_numerics() -> tuple[int, bool] | None:
+    """The runner's torch thread count and deterministic-algorithms flag, which the child takes on."""
     torch = sys.modules.get("torch")
-    return torch.get_num_threads() if torch is not None else None
+    return (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) if torch is not None else None
 
 
 def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], settings: dict[str, Any], sender) -> None:
@@ -217,8 +218,12 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
     os.environ.update(settings["environ"])
     os.chdir(settings["cwd"])
     sys.path[:] = settings["path"]
-    if settings["threads"] and "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(settings["threads"])
+    if settings["torch"]:
+        import torch
+
+        threads, deterministic = settings["torch"]
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
     attempts = _install_guard(refused)
     try:
         method_class, params, train, test, name = _load_payload(payload)  # imports the method under the guard

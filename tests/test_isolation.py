@@ -94,15 +94,27 @@ def test_errors_in_the_child_reach_the_runner_with_their_type(split, cache):
 def test_the_child_sees_the_runners_environment_and_does_not_change_the_patches(split, cache, monkeypatch):
     train, test = split
     images = np.array(train.patches.images, copy=True)
+    import torch
+
     monkeypatch.setenv("LIDCBENCH_TEST_MARK", "seen")
-    fitted = fit_predict(_EnvironmentReporting, {}, train, test, ())
-    assert fitted.weights == "seen"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        fitted = fit_predict(_EnvironmentReporting, {}, train, test, ())
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(False)
+    assert fitted.weights == ("seen", 1, True)
     assert np.array_equal(train.patches.images, images)
 
 
 class _EnvironmentReporting(TinyMethod):
     def fit(self, train):
-        self.weights_ = os.environ.get("LIDCBENCH_TEST_MARK")
+        import torch
+
+        self.weights_ = (os.environ.get("LIDCBENCH_TEST_MARK"), torch.get_num_threads(),
+                         torch.are_deterministic_algorithms_enabled())
         train.patches.images[:] = 0  # copy-on-write: the runner's arrays stay as they were
         return super().fit(train)
 

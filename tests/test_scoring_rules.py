@@ -78,8 +78,11 @@ def test_a_record_of_the_wrong_shape_is_refused(change, message):
         RunRecord.from_dict(document)
 
 
-def test_the_device_chooses_the_profile_unless_one_is_named():
+def test_the_device_chooses_the_profile_unless_one_is_named(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # planning alone touches no GPU
     assert plan(FoldJob("mtmr", 0, device="cpu")).profile == "cpu"
-    assert plan(FoldJob("mtmr", 0, device="cuda")).profile == "paper"  # planning alone needs no GPU
+    assert plan(FoldJob("mtmr", 0, device="cuda")).profile == "paper"
     assert plan(FoldJob("mtmr", 0, device="cpu", profile="paper")).profile == "paper"
     assert plan(FoldJob("mtmr", 0, device="cuda")).params["device"] == "cuda"
