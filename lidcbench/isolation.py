@@ -35,6 +35,7 @@ import pickle
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import types
@@ -186,7 +187,8 @@ def _main_module_hidden():
 def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...]) -> tuple[Any, list[str]]:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "torch": _torch_numerics()}
+    settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "torch": _torch_numerics(),
+                "runner": os.getpid()}
     # Not a daemon, so that a method may start DataLoader workers of its own.
     child = context.Process(target=_child_main, args=(payload, refused, settings, sender))
     with _main_module_hidden():
@@ -213,6 +215,7 @@ def _torch_numerics() -> tuple[int, bool] | None:
 
 
 def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], settings: dict[str, Any], sender) -> None:
+    _end_with_the_runner(settings["runner"])
     # The runner's environment and folder as they are now (the forkserver has those of its start).
     os.environ.clear()
     os.environ.update(settings["environ"])
@@ -235,6 +238,22 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
     except Exception as error:  # e.g. predictions that do not pickle
         sender.send((PluginError(f"the method's results could not be returned: {error}"), list(attempts)))
     sender.close()
+
+
+def _end_with_the_runner(runner: int) -> None:
+    """A runner killed outright (SIGKILL, a scheduler's SIGTERM) runs no cleanup: the fold's
+    process then notices within a second that the runner is gone and ends too."""
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(runner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # alive, another user's pid would mean reuse; keep going
+                pass
+
+    threading.Thread(target=watch, name="lidcbench-runner-watch", daemon=True).start()
 
 
 def _portable(error: Exception) -> BaseException:
