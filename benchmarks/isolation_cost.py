@@ -34,7 +34,7 @@ def main() -> None:
 
     job = FoldJob(args.method, args.fold, params=dict(_parameter(text) for text in args.set))
     resolved = plan(job)
-    start_early()  # as run_fold does: the forkserver's imports overlap the loading below
+    start_early(resolved.method_class)  # as run_fold does: the forkserver's imports overlap the loading below
     cohort, folds = load_cohort(), load_folds()
     source, _ = source_and_settings(job, resolved.patch_size)
     patches = load_patches(cohort, source, size=resolved.patch_size, progress=False)

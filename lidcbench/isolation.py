@@ -54,7 +54,7 @@ _GUARDED_EVENTS = {"open": (0,), "sqlite3.connect": (0,), "os.link": (0, 1), "os
 
 
 _PRELOAD = ("lidcbench.isolation", "lidcbench.method", "lidcbench.patches", "pandas", "scipy.stats",
-            "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing")
+            "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing", "sklearn.model_selection")
 # timm (the built-in networks' backbones) takes seconds to import: once per runner, not once per fold.
 _PRELOAD_WITH_TORCH = ("torch", "torch.nn", "torch.utils.data", "timm", "lidcbench.training")
 
@@ -94,11 +94,12 @@ def isolation_enabled() -> bool:
     return os.environ.get(ISOLATION_ENV, "on").lower() not in ("off", "0", "false", "no")
 
 
-def start_early() -> None:
-    """Start the forkserver now, so that its imports (torch and timm take seconds) overlap the
-    runner's loading of the cohort and patches instead of delaying the first fold."""
+def start_early(method_class: type | None = None) -> None:
+    """Start the forkserver now, so that its imports overlap the runner's loading of the cohort
+    and patches instead of delaying the first fold. It imports torch and timm (seconds) only
+    for a method whose module uses torch; the first start decides for the whole process."""
     if isolation_enabled() and "forkserver" in multiprocessing.get_all_start_methods():
-        _context()
+        _context(_uses_torch(method_class) if method_class is not None else None)
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
@@ -131,15 +132,23 @@ def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: 
     return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _uses_torch(method_class: type) -> bool:
+    module = sys.modules.get(method_class.__module__)
+    return any(isinstance(value, types.ModuleType) and value.__name__.split(".")[0] == "torch"
+               for value in vars(module).values()) if module else True
+
+
+def _context(with_torch: bool | None = None) -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # e.g. Windows: an interpreter per fold
     context = multiprocessing.get_context("forkserver")
     # Imported once in the server, so that a fold's child does not pay for them again. Only
     # libraries and lidcbench's own modules, never a method's: a method's module is imported
     # in the child under the guard. Importing torch does not start CUDA.
+    if with_torch is None:  # not started through start_early: decide from what this process uses
+        with_torch = "torch" in sys.modules
     torch_stack = [m for m in _PRELOAD_WITH_TORCH if importlib.util.find_spec(m.split(".")[0])]
-    context.set_forkserver_preload([*_PRELOAD, *(torch_stack if "torch" in torch_stack else ())])
+    context.set_forkserver_preload([*_PRELOAD, *(torch_stack if with_torch and "torch" in torch_stack else ())])
     return context
 
 

@@ -104,7 +104,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from .score import nodule_predictions, score_fold
 
     resolved = plan(job, registry)
-    start_early()  # the guarded process's imports overlap the loading below
+    start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol = Protocol(**job.protocol)
     cohort, folds = load_cohort(protocol), load_folds()
     source, settings = source_and_settings(job, resolved.patch_size)
