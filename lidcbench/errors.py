@@ -65,6 +65,14 @@ class AnalysisError(LidcbenchError):
     """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""
 
 
+class CoverageError(LidcbenchError):
+    """Fewer of the cohort's nodules have pixels than the user's --min-coverage asks for."""
+
+
+class TrainingSetError(LidcbenchError):
+    """A fold's training set cannot train the method: a class absent, or fewer nodules or patients than it needs."""
+
+
 class LeakageError(PluginError):
     """A method tried to open something that holds labels (the annotation database, the frozen
     grouping or folds, a cohort cache, result records) while fitting or predicting."""

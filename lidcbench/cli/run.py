@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dicom-root", type=Path, help="LIDC-IDRI DICOM folder for --source ct")
     parser.add_argument("--allow-missing", action="store_true",
                         help="with --source ct: score the nodules whose scans are present")
+    parser.add_argument("--min-coverage", type=float, metavar="FRACTION",
+                        help="refuse to score when fewer of the cohort's nodules have scans, e.g. 0.95 "
+                             "(default: none; a partial run says its coverage on every line)")
     parser.add_argument("--profile", help="the method's named settings (default: chosen by the device)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
     parser.add_argument("--set", dest="params", type=_parameter, action="append", default=[], metavar="NAME=VALUE",
@@ -42,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from .. import progress
     from ..cache import load_patches
     from ..cohort import load_cohort
+    from ..coverage import coverage_lines, scored_text
     from ..folds import load_folds
     from ..records import read_records
+    from ..skips import read_skips
     from ..run import FoldJob, source_and_settings, fold_jobs, plan, run_folds
     from ..scoreview import print_score
 
@@ -52,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     source_options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
     template = FoldJob(method=args.method, fold=0, seed=args.seed, profile=args.profile, params=dict(args.params),
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
-                       protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device)
+                       protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
+                       min_coverage=args.min_coverage)
     folds = load_folds().fold_ids(args.folds)
     resolved = plan(template)
     source, settings = source_and_settings(template, resolved.patch_size)
@@ -60,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
                   f"folds {','.join(map(str, folds))}, seed {args.seed}")
     console.print(f"source [bold]{source.describe()}[/] {settings}", highlight=False)
     console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
+    cohort = load_cohort(protocol)
+    for line in coverage_lines(source, cohort, folds, resolved.method_class(**resolved.params), args.min_coverage,
+                               args.allow_missing):  # checks --min-coverage and every fold before heavy work
+        console.print(line, highlight=False)
     # Build or load the patch cache before the live display, which its own progress bar would disturb.
-    load_patches(load_cohort(protocol), source, size=resolved.patch_size, progress=True,
-                 allow_missing=args.allow_missing)
+    load_patches(cohort, source, size=resolved.patch_size, progress=True, allow_missing=args.allow_missing)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar, progress.reporting_to(bar):
@@ -79,12 +88,35 @@ def run(args: argparse.Namespace) -> int:
             outcomes += run_folds([job], force=args.force, on_start=on_start)
             bar.advance(fold_task)
     for outcome in outcomes:
-        verb = "kept" if outcome.skipped else "wrote"
+        verb = "kept" if outcome.skipped else "wrote" if outcome.record else \
+            f"fold {outcome.fold}: {outcome.skip_reason}, skipped; marked in"
         console.print(f"{verb} {outcome.path}", highlight=False)
-    records = [r for r in read_records(args.out) if r.method == args.method and r.setting == outcomes[0].record.setting
+    scored = [o for o in outcomes if o.record]
+    if not scored:
+        console.print("no fold had test nodules to score")
+        return 0
+    records = [r for r in read_records(args.out) if r.method == args.method and r.setting == scored[0].record.setting
                and r.seed == args.seed and r.fold in folds]
-    print_score(_score(records), console, title=f"{args.method} ({resolved.profile}, {args.source})")
+    skipped = [m for m in read_skips(args.out) if (m.method, m.setting, m.seed) == (args.method, records[0].setting,
+                                                                                    args.seed) and m.fold in folds]
+    scored_count, cohort_count = _covered(records, skipped)
+    covered = scored_text(scored_count, cohort_count)
+    partial = scored_count < cohort_count
+    if partial:
+        console.print(f"[yellow]partial coverage:[/] these scores cover {covered} test nodules of the folds "
+                      "asked for; they are not comparable number for number with full-cohort results",
+                      highlight=False)
+    coverage = f", {covered} test nodules scored" if partial else ""
+    print_score(_score(records), console, title=f"{args.method} ({resolved.profile}, {args.source}{coverage})")
     return 0
+
+
+def _covered(records, skipped) -> tuple[int, int]:
+    """(test nodules scored, the cohort's test nodules in the folds asked for, skipped ones included)."""
+    from ..coverage import records_coverage
+
+    scored, total = records_coverage(records)
+    return scored, total + sum(int(m.coverage["fold_nodules"]) for m in skipped)
 
 
 def _score(records):
