@@ -14,7 +14,8 @@ from lidcbench.params import at_least, positive
 
 
 class DiameterMethod(Method):
-    """Logistic regression on the log of the mean reader diameter."""
+    """Logistic regression on the log of the readers' mean diameter (annotation-derived: at test time
+    the one reader-based measure a method sees, see lidcbench.method.UNLABELLED_COLUMNS)."""
 
     param_checks = {"C": positive(), "seed": at_least(0)}
 

@@ -75,3 +75,8 @@ class TrainingSetError(LidcbenchError):
 
 class ParameterError(LidcbenchError, ValueError):
     """A method parameter has the wrong type or a value its method does not allow."""
+
+
+class LeakageError(PluginError):
+    """A method tried to open something that holds labels (the annotation database, the frozen
+    grouping or folds, a cohort cache, result records) while fitting or predicting."""

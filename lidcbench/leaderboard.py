@@ -29,6 +29,8 @@ DEFAULT_OUT = Path("leaderboards")
 # Size alone separates this cohort well, so every method is also compared with the
 # diameter-only baseline: the difference is what the method adds beyond size.
 REFERENCE_METHOD = "diameter"
+# Row names that say what a baseline's input is where the method's name alone would not.
+ROW_NAMES = {"diameter": "diameter: the readers' mean diameter (annotation-derived)"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class Entry:
     @property
     def label(self) -> str:
         """The row name: the method, with its profile unless that is the plain default."""
-        return self.method if self.profile == "default" else f"{self.method} ({self.profile})"
+        name = ROW_NAMES.get(self.method, self.method)
+        return name if self.profile == "default" else f"{name} ({self.profile})"
 
     @property
     def folds(self) -> list[int]:

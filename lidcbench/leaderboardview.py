@@ -42,6 +42,13 @@ def _with_ci(value: float | None, ci: list[float] | None, digits: int, sign: boo
     return text if ci is None else f"{text} [{_number(ci[0], digits, sign=sign)}, {_number(ci[1], digits, sign=sign)}]"
 
 
+def _versus(versus: dict) -> str:
+    """ΔAUC with its interval and p-value; says so where DeLong's variance is zero and the AUCs differ."""
+    if versus.get("p_value") is None:
+        return f"{_with_ci(versus['difference'], None, 3, sign=True)}, p not estimable (zero variance)"
+    return f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}"
+
+
 def _as_printed(value: float) -> str:
     """A reported number with the paper's two decimals, or more where it gave more (0.054)."""
     text = f"{value:.2f}"
@@ -105,8 +112,7 @@ def _classification(board: Leaderboard) -> list[str]:
                _spread(mean["auc"], 3), _with_ci(pooled["auc"], pooled["auc_ci"], 3)]
         if has_reference:
             versus = entry.versus_reference
-            row.append("-" if versus is None else
-                       f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}"
+            row.append("-" if versus is None else _versus(versus)
                        + (f", on {versus['nodules']}" if versus.get("nodules", 0) < entry.coverage[0] else ""))
         rows.append(row + readers_view.calibration_cells(entry))
     for name, acc, sen, spe, auc in paper.TABLE_II:
@@ -122,7 +128,7 @@ def _classification(board: Leaderboard) -> list[str]:
         f"nodules ({N_RESAMPLES} seeded resamples). "
         + (f"ΔAUC: paired difference from the `{REFERENCE_METHOD}` baseline (DeLong) on the nodules both "
            "scored (their number follows the p-value where it is fewer than the row's); positive means better "
-           "than size alone. " if has_reference else "")
+           "than the readers' mean diameter (annotation-derived). " if has_reference else "")
         + "Higher is better (↑). " + readers_view.calibration_note(), "",
         *_table(headers, rows),
         f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "

@@ -20,11 +20,15 @@ import pandas as pd
 from .attributes import ATTRIBUTE_NAMES, RATINGS
 
 # Cohort columns a method may see for unlabelled (test) nodules: identity and
-# geometry of the annotation, never a rating or the label.
+# geometry, never a rating, the label or the readers. A deployed system has no
+# readers, and their number alone separates benign from malignant (AUC 0.71:
+# large nodules are marked by all four), so nothing per reader is here, nor the
+# largest reader diameter (it differs from the mean only where several readers
+# marked the nodule). One size measure stays: the readers' mean diameter
+# (annotation-derived), which the `diameter` baseline uses and the pages name so.
 UNLABELLED_COLUMNS = (
     "nodule_id", "patient_id", "study_uid", "series_uid", "pixel_spacing", "slice_thickness",
-    "reader_diameters_mm", "diameter_mean_mm", "diameter_max_mm",
-    "centroid_i", "centroid_j", "centroid_k", "centroid_z_mm", "slices", "n_slices",
+    "diameter_mean_mm", "centroid_i", "centroid_j", "centroid_k", "centroid_z_mm", "slices", "n_slices",
 )
 PREDICTION_COLUMNS = ("nodule_id", "slice_index", "malignancy")
 

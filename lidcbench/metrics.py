@@ -6,6 +6,8 @@ values (a sensitivity without malignant nodules, an AUC with one class) are
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -56,17 +58,22 @@ def _resampled_aucs(labels: np.ndarray, scores: np.ndarray, counts: np.ndarray) 
 
 
 def bootstrap_auc_ci(labels, scores, confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
-                     seed: int = BOOTSTRAP_SEED) -> list[float] | None:
+                     seed: int = BOOTSTRAP_SEED, ids=None) -> list[float] | None:
     """Percentile bootstrap interval of the AUC, resampling nodules; seeded, so repeatable.
 
     A numpy bootstrap rather than ``scipy.stats.bootstrap``: a leaderboard
     needs dozens of intervals, and counting draws per nodule is about six
     times faster than re-ranking every resample. Resamples that drew a single
     class are left out (rare except in small strata). ``tests/test_score.py``
-    checks the coverage on simulated nodules.
+    checks the coverage on simulated nodules. ``ids`` (the nodule ids): the
+    rows are put in id order first, so that the interval depends on which
+    nodules were scored and how, not on the order the rows came in.
     """
     labels = np.asarray(labels, dtype=float)
     scores = np.asarray(scores, dtype=float)
+    if ids is not None:
+        order = np.argsort(np.asarray(ids), kind="stable")
+        labels, scores = labels[order], scores[order]
     if len(labels) == 0 or labels.min() == labels.max():
         return None  # one class (or none): no AUC to bound
     rng = np.random.default_rng(seed)
@@ -96,26 +103,42 @@ def _delong_components(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarr
     return auc, per_positive, per_negative
 
 
-def delong_difference(labels, scores_a, scores_b, confidence: float = CONFIDENCE) -> dict[str, float | int]:
+NOT_ESTIMABLE_ONE_CLASS = "one class only: no AUC to compare"
+NOT_ESTIMABLE_ZERO_VARIANCE = ("the AUCs differ but DeLong's estimated variance is zero (every nodule's "
+                               "components are constant), so no p-value or interval can be estimated")
+
+
+def delong_difference(labels, scores_a, scores_b, confidence: float = CONFIDENCE) -> dict[str, Any]:
     """Paired comparison of two AUCs on the same nodules (DeLong's test).
 
     Returns AUC a, AUC b, their difference a - b, its normal-theory interval
-    and the two-sided p-value of "no difference".
+    and the two-sided p-value of "no difference". Where the estimated variance
+    is zero the normal approximation says nothing, so the result states what
+    is actually known: equal AUCs give p = 1 and the zero-width interval
+    [0, 0]; different AUCs (e.g. 1.0 against a constant 0.5 on a handful of
+    nodules) give ``p_value`` and ``ci`` ``None`` with ``not_estimable``
+    saying why, never a p-value of 0 or 1 the data cannot support. One class
+    only: every AUC is ``None``, also with ``not_estimable``.
     """
     labels = np.asarray(labels, dtype=int)
     scores = np.vstack([np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)])
+    if len(np.unique(labels)) < 2:
+        return {"auc_a": None, "auc_b": None, "difference": None, "ci": None, "p_value": None,
+                "n": len(labels), "not_estimable": NOT_ESTIMABLE_ONE_CLASS}
     auc, per_positive, per_negative = _delong_components(labels, scores)
     m, n = per_positive.shape[1], per_negative.shape[1]
-    covariance = np.cov(per_positive) / m + np.cov(per_negative) / n
+    # ddof 1 needs two of each class; one positive (or negative) contributes no spread of its own.
+    cov_pos = np.cov(per_positive) / m if m > 1 else np.zeros((2, 2))
+    cov_neg = np.cov(per_negative) / n if n > 1 else np.zeros((2, 2))
+    covariance = cov_pos + cov_neg
     variance = covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]
     difference = float(auc[0] - auc[1])
-    if variance <= 0:  # identical rankings: no difference, no spread
-        return {"auc_a": float(auc[0]), "auc_b": float(auc[1]), "difference": difference,
-                "ci": [difference, difference], "p_value": 1.0, "n": len(labels)}
+    result = {"auc_a": float(auc[0]), "auc_b": float(auc[1]), "difference": difference, "n": len(labels)}
+    if variance <= 1e-15:  # zero up to rounding: the normal approximation has nothing to scale by
+        if np.isclose(difference, 0.0, atol=1e-12):
+            return {**result, "difference": 0.0, "ci": [0.0, 0.0], "p_value": 1.0}
+        return {**result, "ci": None, "p_value": None, "not_estimable": NOT_ESTIMABLE_ZERO_VARIANCE}
     se = float(np.sqrt(variance))
     z = stats.norm.ppf(0.5 + confidence / 2)
-    return {
-        "auc_a": float(auc[0]), "auc_b": float(auc[1]), "difference": difference,
-        "ci": [float(difference - z * se), float(difference + z * se)],
-        "p_value": float(2 * stats.norm.sf(abs(difference) / se)), "n": len(labels),
-    }
+    return {**result, "ci": [float(difference - z * se), float(difference + z * se)],
+            "p_value": float(2 * stats.norm.sf(abs(difference) / se))}

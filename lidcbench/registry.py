@@ -22,7 +22,7 @@ DISABLE_PLUGINS_ENV = "LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD"
 # `lidcbench list` needs no import.
 BUILTINS: dict[str, tuple[str, str]] = {
     "diameter": ("baselines.diameter:DiameterMethod",
-                 "Logistic regression on the mean reader diameter alone: what size tells."),
+                 "Logistic regression on the readers' mean diameter (annotation-derived) alone: what size tells."),
     "lasso": ("baselines.linear:LassoMethod",
               "Lasso regression per rating on intensity, texture and shape features of the patches."),
     "elastic-net": ("baselines.linear:ElasticNetMethod",

@@ -7,7 +7,6 @@ those whose record exists.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -117,12 +116,14 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from .cohort import load_cohort
     from .coverage import check_min_coverage, cohort_coverage, fold_record
     from .folds import load_folds
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
     from .predictions import validate_predictions
     from .records import new_record, write_record
     from .score import nodule_predictions, score_fold
     from .skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
 
     resolved = plan(job, registry)
+    start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol = Protocol(**job.protocol)
     cohort, folds = load_cohort(protocol), load_folds()
     source, settings = source_and_settings(job, resolved.patch_size)
@@ -139,31 +140,28 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     check_min_coverage(coverage, job.min_coverage)
     coverage = fold_record(coverage, len(fold_ids), len(test_table))
 
-    started = time.perf_counter()
     method = resolved.method_class(**resolved.params)
     reason = screen_fold(method, train_table, test_table, job.fold)  # before any training
     if reason:
         marker = SkippedFold(job.method, job.fold, job.seed, resolved.profile, job.source, settings, protocol.hash,
                              reason, coverage)
         raise FoldSkipped(marker, write_skip(marker, job.out_dir))
-    fitted = method.fit(train)
-    if fitted is not method:
-        raise PluginError(f"method {job.method!r}: fit must return the method itself.")
-    frame = method.predict(test)
-    wall_time = time.perf_counter() - started
-    predictions = validate_predictions(frame, cohort)
+    # In a guarded child process that cannot open what holds labels (lidcbench.isolation).
+    fitted = fit_predict(resolved.method_class, resolved.params, train, test,
+                         label_sources(cohort.db_path, [job.out_dir]), name=job.method)
+    predictions = validate_predictions(fitted.predictions, cohort)
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
     if patches.missing:  # with allow_missing: the record names the test nodules left out
         left_out = set(patches.missing) & fold_ids
         metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
-    params = method.get_params()
-    if hasattr(method, "weights_"):
-        params = {**params, "weights_loaded": method.weights_}  # which pretrained weights, if any
+    params = fitted.params
+    if fitted.weights != NO_WEIGHTS:
+        params = {**params, "weights_loaded": fitted.weights}  # which pretrained weights, if any
     record = new_record(
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
-        nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=wall_time,
+        nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
         coverage=coverage,
     )
     path = write_record(record, job.out_dir)

@@ -96,9 +96,10 @@ def _spread(values: list[float | None]) -> dict[str, float | None]:
 
 
 def pooled_classification(nodules: pd.DataFrame) -> dict[str, Any]:
-    """Metrics over all nodules at once, with a bootstrap interval for the AUC."""
+    """Metrics over all nodules at once, with a bootstrap interval for the AUC (resampled in
+    nodule-id order, so the interval does not depend on the order of the rows)."""
     metrics = classification_metrics(nodules["label"], nodules["malignancy"])
-    return {**metrics, "auc_ci": bootstrap_auc_ci(nodules["label"], nodules["malignancy"])}
+    return {**metrics, "auc_ci": bootstrap_auc_ci(nodules["label"], nodules["malignancy"], ids=nodules["nodule_id"])}
 
 
 def summarize_attributes(fold_metrics: Mapping[int, dict[str, Any]]) -> dict[str, dict[str, dict]]:

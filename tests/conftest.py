@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lidcbench.cohort import load_cohort
@@ -21,3 +23,28 @@ def cohort():
 @pytest.fixture(scope="session")
 def folds():
     return load_folds()
+
+
+OPT_IN_MARKERS = ("slow", "gpu")  # run only when asked for: by marker (-m slow) or by name (the file or test)
+
+
+def _named(item, config) -> bool:
+    """Whether the command line names this test's file or the test itself (not only a folder)."""
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        if path.is_file() and path.resolve() == Path(item.path).resolve():
+            return "::" not in arg or item.nodeid.endswith(arg.split("::", 1)[1]) or arg.split("::", 1)[1] in item.nodeid
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.option.markexpr:  # -m decides by itself
+        return
+    kept, deselected = [], []
+    for item in items:
+        opt_in = any(item.get_closest_marker(m) for m in OPT_IN_MARKERS)
+        (deselected if opt_in and not _named(item, config) else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

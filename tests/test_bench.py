@@ -37,6 +37,7 @@ def test_bench_writes_a_record_with_every_figure_and_the_leaderboard_shows_it(qu
     assert main(["leaderboard", "--results", str(out), "--out", str(quick / "boards"), "--no-analyses"]) == 0
     text = (quick / "boards" / "throughput.md").read_text()
     assert "mtmr (cpu)" in text and "TITAN Xp" in text and "No GPU figure has been measured yet" in text
+    assert "tested for correctness" not in text and "not that the GPU path computes correctly" in text
 
 
 def test_an_out_of_memory_halves_the_batch_and_is_recorded():

@@ -183,3 +183,20 @@ def test_cache_info_lists_the_key_and_size_after_a_build_and_clear_empties_it(ca
     assert main(["cache", "clear", "--key", "no-such-key"]) == 2
     assert main(["cache", "clear", "--key", key]) == 0
     assert not list((isolated_cache / "patches").glob("*.patches"))
+
+
+def test_a_file_for_other_nodules_is_refused_and_the_key_follows_protocol_and_nodules(small, isolated_cache):
+    from lidcbench.cache import cache_key
+
+    built = _load(small)
+    path = _only_file(isolated_cache)
+    fewer = small.table.iloc[:9]
+    with pytest.raises(CacheError, match="holds other nodules"):
+        read_patches(path, built.key, fewer)  # the right key but a different nodule list
+    source = ContoursSource()
+    ids = small.table["nodule_id"].tolist()
+    key = cache_key(source, small.protocol.hash, SIZE, ids)
+    assert key == built.key == cache_key(source, small.protocol.hash, SIZE, list(ids))
+    assert cache_key(source, "0000000000", SIZE, ids) != key
+    assert cache_key(source, small.protocol.hash, SIZE, ids[:-1]) != key
+    assert cache_key(source, small.protocol.hash, SIZE, ids[::-1]) != key

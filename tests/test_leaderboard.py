@@ -1,7 +1,10 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.metrics import roc_auc_score
 from test_records import make_record
 
@@ -36,6 +39,23 @@ def test_regenerating_from_the_same_records_gives_the_same_bytes(results, tmp_pa
         assert one.read_bytes() == other.read_bytes(), one.name
 
 
+def _delong_by_placements(labels, a, b):
+    """DeLong's test written out from its definition (placement values, pair by pair), independent
+    of lidcbench.metrics: the difference a - b, its 95% interval and the two-sided p-value."""
+    def placements(scores):
+        pos, neg = scores[labels == 1], scores[labels == 0]
+        psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        return psi.mean(), psi.mean(axis=1), psi.mean(axis=0)
+
+    (auc_a, v10_a, v01_a), (auc_b, v10_b, v01_b) = placements(a), placements(b)
+    s10, s01 = np.cov(np.vstack([v10_a, v10_b])), np.cov(np.vstack([v01_a, v01_b]))
+    m, n = len(v10_a), len(v01_a)
+    se = np.sqrt((s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n)
+    difference = auc_a - auc_b
+    z = stats.norm.ppf(0.975)
+    return difference, difference - z * se, difference + z * se, 2 * stats.norm.sf(abs(difference) / se)
+
+
 def test_the_page_shows_the_records_numbers_the_yardsticks_and_the_paper_marked(results, tmp_path):
     page, figure, *_, index = regenerate(results, tmp_path / "boards")
     text = page.read_text()
@@ -44,8 +64,16 @@ def test_the_page_shows_the_records_numbers_the_yardsticks_and_the_paper_marked(
     scores = [v for n in nodules for v in n.malignancy]
     pooled = f"{roc_auc_score(labels, scores):.3f}"
     strong_row = next(line for line in text.splitlines() if line.startswith("| strong | 0 | 0-2 |"))
-    assert f"| {pooled} [" in strong_row and "p = " in strong_row  # pooled AUC, then ΔAUC vs diameter
-    assert text.index("| strong |") < text.index("| diameter |")  # ranked by pooled AUC
+    assert f"| {pooled} [" in strong_row  # pooled AUC
+    diameter = "diameter: the readers' mean diameter (annotation-derived)"
+    assert text.index("| strong |") < text.index(f"| {diameter} |")  # ranked by pooled AUC
+    # ΔAUC vs diameter: the page's numbers equal a DeLong test computed here from the records' nodules.
+    records = read_records(results)
+    ours, theirs = (pd.concat([r.nodule_frame() for r in records if r.method == m]).sort_values("nodule_id")
+                    for m in ("strong", "diameter"))
+    difference, low, high, p_value = _delong_by_placements(ours["label"].to_numpy(), ours["malignancy"].to_numpy(),
+                                                           theirs["malignancy"].to_numpy())
+    assert f"| {difference:+.3f} [{low:+.3f}, {high:+.3f}], p = {p_value:.2g} |" in strong_row, strong_row
     assert "Readers, one vs the mean of the others" in text and "Constant, the training folds' mean" in text
     assert f"| MTMR-Net ({MARK}) | - | - | - | 93.5 | 93.0 | 89.4 | 0.979 |" in text
     assert f"| IB (inter-observer) ({MARK}) | 0.90 | 0.09 | 0.21 | 0.91 | 0.81 | 0.84 | 0.76 | 0.054 |" in text

@@ -60,16 +60,62 @@ def test_ranking_gradient_pushes_a_wrongly_ordered_pair_and_ignores_a_settled_on
     assert p_i.grad.item() == 0 and p_j.grad.item() == 0
 
 
-def test_both_branches_are_one_module_with_one_set_of_weights(net):
-    x = torch.randn(2, 1, 32, 32)
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _pairs(seed=2):
+    torch.manual_seed(seed)
+    images_i, images_j = torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)
+    labels_i, labels_j = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0, 1.0])
+    attributes_i, attributes_j = torch.rand(4, 8), torch.rand(4, 8)
+    malignancy_i, malignancy_j = torch.tensor([0.1, 0.9, 0.3, 0.6]), torch.tensor([0.8, 0.2, 0.3, 0.1])
+    return images_i, images_j, labels_i, labels_j, attributes_i, attributes_j, malignancy_i, malignancy_j
+
+
+def test_total_loss_is_eq_5_computed_from_each_branch_on_its_own(net):
+    # The Siamese pairing: the first half of the batch is branch i, the second branch j, each with its
+    # own labels; computed here by plain numpy from two separate passes of the same network.
+    images_i, images_j, labels_i, labels_j, attributes_i, attributes_j, mal_i, mal_j = _pairs()
+    net.eval()  # batch statistics would differ between one stacked pass and two separate ones
+    try:
+        with torch.no_grad():
+            loss, parts = total_loss(net, torch.cat([images_i, images_j]), torch.cat([labels_i, labels_j]),
+                                     torch.cat([attributes_i, attributes_j]), torch.cat([mal_i, mal_j]),
+                                     lam=0.7, beta=0.3, margin=0.1)
+            (logit_i, predicted_i), (logit_j, predicted_j) = net(images_i), net(images_j)
+    finally:
+        net.train()
+    logits = np.r_[logit_i.numpy(), logit_j.numpy()].astype(float)
+    labels = np.r_[labels_i.numpy(), labels_j.numpy()]
+    cls = np.mean(_softplus(logits) - labels * logits)
+    reg = np.mean(((np.r_[predicted_i.numpy(), predicted_j.numpy()]
+                    - np.r_[attributes_i.numpy(), attributes_j.numpy()]) ** 2).sum(axis=1))
+    p_i, p_j = 1 / (1 + np.exp(-logits[:4])), 1 / (1 + np.exp(-logits[4:]))
+    order = np.sign(mal_i.numpy() - mal_j.numpy())
+    rank = np.mean(np.where(order != 0, np.maximum(0.0, 0.1 - order * (p_i - p_j)), 0.0))
+    assert (parts["cls"], parts["reg"], parts["rank"]) == pytest.approx((cls, reg, rank), rel=1e-5, abs=1e-7)
+    assert loss.item() == pytest.approx(cls + 0.7 * reg + 0.3 * rank, rel=1e-5)
+
+
+@pytest.mark.parametrize("weight", ["lam", "beta"])
+def test_lambda_and_beta_change_the_loss_by_exactly_their_weight(net, weight):
+    images_i, images_j, labels_i, labels_j, attributes_i, attributes_j, mal_i, mal_j = _pairs()
     net.eval()
-    with torch.no_grad():
-        pair_logits, _ = net(torch.cat([x, x.flip(0)]))
-        alone, _ = net(x)
-    # The second branch's outputs are the same module's outputs on its inputs.
-    assert torch.allclose(pair_logits[:2], alone, atol=1e-5)
-    assert torch.allclose(pair_logits[2:], alone.flip(0), atol=1e-5)
-    net.train()
+    try:
+        with torch.no_grad():
+            losses = {}
+            for value in (0.5, 2.0):
+                weights = {"lam": 1.0, "beta": 1.0, **{weight: value}}
+                losses[value], parts = total_loss(net, torch.cat([images_i, images_j]),
+                                                  torch.cat([labels_i, labels_j]),
+                                                  torch.cat([attributes_i, attributes_j]),
+                                                  torch.cat([mal_i, mal_j]), margin=0.1, **weights)
+    finally:
+        net.train()
+    term = parts["reg" if weight == "lam" else "rank"]
+    assert term > 0
+    assert (losses[2.0] - losses[0.5]).item() == pytest.approx(1.5 * term, rel=1e-4)
 
 
 def _term(net, term):
@@ -148,3 +194,36 @@ def test_the_penalty_as_weight_decay_trains_the_same_parameters_as_the_explicit_
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
     # ... and the weights did move, so the comparison is not between two untrained copies.
     assert max((a - u).abs().max().item() for a, u in zip(with_penalty, untouched)) > 1e-3
+
+
+def test_limit_slices_per_nodule_keeps_the_central_ones_in_order():
+    from lidcbench.training import limit_slices_per_nodule
+
+    ids = np.array(["a"] * 7 + ["b"] * 2 + ["c"] * 4)
+    assert limit_slices_per_nodule(ids, 3, seed=0).tolist() == [2, 3, 4, 7, 8, 9, 10, 11]
+    assert limit_slices_per_nodule(ids, None, seed=0).tolist() == list(range(13))
+
+
+def test_fit_gives_backbone_and_heads_their_own_rates_and_steps_them_down(monkeypatch):
+    from lidcbench.testing.data import synthetic_split
+    from methods.mtmr import Mtmr
+
+    optimisers = []
+    original = torch.optim.Optimizer.__init__
+
+    def recording(self, params, defaults):
+        original(self, params, defaults)
+        optimisers.append(self)
+
+    monkeypatch.setattr(torch.optim.Optimizer, "__init__", recording)
+    train, _ = synthetic_split(n_train=16, n_test=4, size=32)
+    method = Mtmr(backbone="resnet18", pretrained="none", patch_size=32, crop=28, epochs=2, pairs_per_batch=4,
+                  lr_backbone=1e-4, lr_head=1e-2, lr_steps=(1,), max_slices_per_nodule=1, device="cpu").fit(train)
+    (optimiser,) = optimisers
+    backbone = {id(p) for p in method.model_.backbone.parameters()}
+    heads = {id(p) for layer in method.model_.heads() for p in layer.parameters()}
+    groups = [{id(p) for p in group["params"]} for group in optimiser.param_groups]
+    assert groups == [backbone, heads]
+    # MultiStepLR with a step after epoch 1 of 2: both rates end at a tenth.
+    assert [group["lr"] for group in optimiser.param_groups] == pytest.approx([1e-5, 1e-3])
+    assert [group["initial_lr"] for group in optimiser.param_groups] == pytest.approx([1e-4, 1e-2])

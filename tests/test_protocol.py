@@ -1,4 +1,7 @@
 import dataclasses
+import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +18,15 @@ def test_default_is_the_papers_protocol():
 def test_hash_is_short_stable_and_changes_with_every_field():
     base = Protocol()
     assert base.hash == Protocol().hash and len(base.hash) == 10
-    # The default protocol's hash names every cache and result; changing it is a deliberate act.
-    assert base.hash == "10894036eb"
+    # The hash is a digest of exactly the documented rules: the paper's protocol written out here by hand.
+    rules = {"schema": 1, "diameter_min_mm": 3.0, "diameter_max_mm": 30.0, "diameter": "mean", "min_readers": 1,
+             "aggregate": "mean", "max_annotations": 4, "oversized_clusters": "exclude",
+             "out_of_range_ratings": "clip"}
+    assert base.hash == hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:10]
+    # It names the committed records and pages: a change to it would orphan them.
+    root = Path(__file__).resolve().parents[1]
+    assert any(p.name.startswith(f"{base.hash}-") for p in (root / "results").iterdir())
+    assert any(p.name.startswith(f"{base.hash}-") for p in (root / "leaderboards").glob("*.md"))
     changes = {"diameter_min_mm": 4.0, "diameter_max_mm": 20.0, "diameter": "max", "min_readers": 2,
                "aggregate": "median", "max_annotations": 3, "oversized_clusters": "keep",
                "out_of_range_ratings": "exclude"}

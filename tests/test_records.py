@@ -1,6 +1,8 @@
 import json
 import os
+import subprocess
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,7 +47,29 @@ def test_provenance_says_how_the_record_was_made():
     assert provenance.packages["numpy"] == np.__version__
     assert provenance.device == "cpu" and provenance.wall_time_s == 1.5
     assert datetime.fromisoformat(provenance.timestamp).tzinfo is not None
-    assert provenance.git_commit is None or len(provenance.git_commit) == 40
+    # This checkout is a git checkout: the record names its commit and whether files were changed.
+    here = Path(lidcbench.__file__).resolve().parent
+    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not running from a git checkout")
+    status = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True, check=True).stdout
+    assert provenance.git_commit == head.stdout.strip()
+    assert provenance.git_dirty == bool(status.strip())
+
+
+def test_provenance_without_git_says_none(monkeypatch):
+    from lidcbench import records
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    records._git_commit.cache_clear()
+    monkeypatch.setattr(records.subprocess, "run", no_git)
+    try:
+        assert records._git_commit() == (None, None)
+    finally:
+        records._git_commit.cache_clear()
 
 
 def test_settings_name_their_own_folder():

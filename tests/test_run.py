@@ -37,16 +37,26 @@ def test_run_writes_one_scored_record_per_fold_and_resumes(env, capsys):
     assert sorted(out.rglob("*.json"))[0].stat().st_mtime_ns != before[0]
 
 
-def test_an_interrupted_fold_leaves_no_record(env, monkeypatch):
-    from lidcbench.testing.tiny import TinyMethod
+def test_an_interruption_between_predict_and_the_write_leaves_no_record(env, monkeypatch):
+    # Interrupted after the record's bytes are in a file on disk but before they are renamed into
+    # place: a non-atomic write (straight to the record's path) would leave a partial record here.
+    import os
+    import types
 
-    def interrupted(self, test):
+    import lidcbench.records as records
+
+    written = []
+
+    def interrupted(descriptor):
+        written.extend(p for p in out.rglob("*") if p.is_file())  # the bytes are on disk now
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(TinyMethod, "predict", interrupted)
+    # Only the records module's fsync: the patch cache's writes go on as usual.
+    monkeypatch.setattr(records, "os", types.SimpleNamespace(**{**vars(os), "fsync": interrupted}))
     out = env / "results"
     assert main(["run", "tiny", "--folds", "1", "--out", str(out), *SMALL]) == 130
-    assert not [p for p in out.rglob("*") if p.is_file()]
+    assert written, "the interruption did not come during the record's write"
+    assert not [p for p in out.rglob("*") if p.is_file()]  # neither a record nor its temporary file
 
 
 def test_bad_run_input_is_a_named_error(env, capsys):
@@ -80,6 +90,7 @@ def test_ctrl_c_says_which_folds_were_written_and_how_to_go_on(env, monkeypatch,
         return original(self, test)
 
     monkeypatch.setattr(TinyMethod, "predict", interrupted_on_the_second_fold)
+    monkeypatch.setenv("LIDCBENCH_ISOLATION", "off")  # the patched predict lives in this process only
     out = env / "results"
     assert main(["run", "tiny", "--folds", "0,3,4", "--out", str(out), *SMALL]) == 130
     printed = " ".join(capsys.readouterr().out.split())
@@ -118,3 +129,35 @@ def test_the_source_settings_print_as_one_short_line(env, capsys):
     lines = capsys.readouterr().out.splitlines()
     (source,) = [line for line in lines if line.startswith("source ")]
     assert "64-pixel patches, settings" in source and "{" not in source and len(source) < 140
+
+
+def test_a_record_names_the_test_nodules_left_out_for_missing_scans(env, monkeypatch):
+    # As the ct source with --allow-missing hands them over: patches without some nodules, named in missing.
+    import dataclasses
+
+    import numpy as np
+
+    import lidcbench.cache as cache
+    from lidcbench.cohort import load_cohort
+    from lidcbench.folds import load_folds
+    from lidcbench.protocol import Protocol
+    from lidcbench.run import FoldJob, run_fold
+
+    protocol = {"diameter_min_mm": 20.0}
+    cohort = load_cohort(Protocol(**protocol))
+    _, test = load_folds().split(cohort, 1)
+    train, _ = load_folds().split(cohort, 1)
+    gone = sorted(test["nodule_id"][:3]) + [train["nodule_id"].iloc[0]]
+    real = cache.load_patches
+
+    def with_missing(*args, **kwargs):
+        patches = real(*args, **kwargs)
+        kept = [n for n in dict.fromkeys(patches.nodule_ids) if n not in gone]
+        return dataclasses.replace(patches.select(kept), missing=tuple(gone))
+
+    monkeypatch.setattr(cache, "load_patches", with_missing)
+    record, _ = run_fold(FoldJob("tiny", fold=1, protocol=protocol, out_dir=str(env / "results")),
+                         show_progress=False)
+    assert record.metrics["left_out_missing_scans"] == gone[:3]  # the test fold's only
+    scored = set(record.nodule_frame()["nodule_id"])
+    assert scored == set(test["nodule_id"]) - set(gone) and not np.isin(gone, list(scored)).any()

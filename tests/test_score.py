@@ -178,3 +178,47 @@ def test_compare_needs_the_same_nodules():
     assert result["difference"] == pytest.approx(expected)
     with pytest.raises(PredictionsError, match="same nodules"):
         compare(a, b.iloc[1:])
+
+
+def test_delong_with_zero_variance_and_different_aucs_is_not_estimable_not_p_one():
+    # a separates perfectly (AUC 1), b is constant (AUC 0.5): every structural component is constant,
+    # so DeLong's variance is zero; the old code reported "difference 0.5, p 1.0".
+    labels = [1, 1, 1, 0, 0, 0]
+    result = delong_difference(labels, [0.9, 0.8, 0.7, 0.3, 0.2, 0.1], [0.5] * 6)
+    assert (result["auc_a"], result["auc_b"], result["difference"]) == pytest.approx((1.0, 0.5, 0.5))
+    assert result["p_value"] is None and result["ci"] is None
+    assert "zero" in result["not_estimable"]
+    reversed_ = delong_difference(labels, [0.9, 0.8, 0.7, 0.3, 0.2, 0.1], [0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    assert reversed_["difference"] == pytest.approx(1.0)  # AUC 1 against AUC 0
+    assert reversed_["p_value"] is None and reversed_["not_estimable"]
+
+
+def test_delong_with_zero_variance_and_equal_aucs_gives_p_one():
+    labels = [1, 1, 0, 0]
+    result = delong_difference(labels, [0.9, 0.8, 0.2, 0.1], [0.7, 0.6, 0.5, 0.4])  # both AUC 1
+    assert result["difference"] == 0.0 and result["p_value"] == 1.0 and result["ci"] == [0.0, 0.0]
+    assert "not_estimable" not in result
+
+
+def test_delong_with_one_class_has_no_aucs():
+    result = delong_difference([1, 1, 1], [0.9, 0.2, 0.4], [0.1, 0.5, 0.3])
+    assert result["auc_a"] is None and result["p_value"] is None and result["n"] == 3
+    assert "one class" in result["not_estimable"]
+
+
+def test_delong_with_a_single_positive_is_finite():
+    labels = [1, 0, 0, 0, 0]
+    result = delong_difference(labels, [0.9, 0.1, 0.5, 0.3, 0.95], [0.2, 0.1, 0.5, 0.3, 0.4])
+    assert result["auc_a"] == pytest.approx(0.75) and result["auc_b"] == pytest.approx(0.25)
+    assert result["p_value"] is not None and np.isfinite(result["p_value"])
+
+
+def test_bootstrap_interval_does_not_depend_on_row_order():
+    from lidcbench.score import pooled_classification
+
+    rng = np.random.default_rng(4)
+    labels = np.r_[np.ones(40), np.zeros(60)].astype(int)
+    nodules = pd.DataFrame({"nodule_id": [f"n{i:03d}" for i in range(100)], "label": labels,
+                            "malignancy": rng.normal(labels, 1.0)})
+    shuffled = nodules.sample(frac=1.0, random_state=1)
+    assert pooled_classification(nodules)["auc_ci"] == pooled_classification(shuffled)["auc_ci"]

@@ -60,7 +60,7 @@ class _PublicState(_Constant):
 
 
 @pytest.mark.parametrize("method, expected", [
-    (_Peeks, "loaded the cohort or annotation database itself"),
+    (_Peeks, "tried to open what holds labels"),
     (_ReturnsNone, "check_fit_returns_self_and_learned_state_ends_in_underscore"),
     (_Renames, "check_parameters_stored_unchanged"),
     (_Random, "check_deterministic_under_a_seed"),

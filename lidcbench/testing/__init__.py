@@ -13,39 +13,43 @@ In a plugin's own tests::
 Each check builds small synthetic patches for real cohort nodules (training
 nodules from folds 1-4, test nodules from fold 0), so a check runs in
 seconds for any method that can train on a few dozen 32-pixel slices.
+``check_no_test_labels`` runs fit and predict under the leakage guard
+(:mod:`lidcbench.isolation`), as a run does; :func:`check_guard` proves the
+guard itself against a method that tries every ordinary route to the labels.
 """
 from __future__ import annotations
 
 import copy
 import functools
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pandas as pd
 
 from ..attributes import ATTRIBUTE_NAMES
-from ..method import PREDICTION_COLUMNS, UNLABELLED_COLUMNS, FoldData
+from ..database import default_db_path
+from ..errors import LeakageError
+from ..isolation import fit_predict, label_sources
+from ..method import PREDICTION_COLUMNS, FoldData
 from .data import synthetic_split
+from .guard import check_guard
+
+__all__ = ["CHECKS", "check_guard", "check_method", "method_checks"]
 
 
 def _fresh(method_class, params: dict[str, Any]):
     return method_class(**copy.deepcopy(params))
 
 
-@contextmanager
-def _cohort_unreachable():
-    """Loading the cohort or the database from inside a method is forbidden: that is
-    where test labels live."""
-    def refuse(*_args, **_kwargs):
-        raise AssertionError("a method loaded the cohort or annotation database itself; "
-                             "it must use only the FoldData it is given")
-
-    with mock.patch("lidcbench.cohort._load_cohort", refuse), \
-            mock.patch("lidcbench.database._load_annotations", refuse):
-        yield
+def _guarded(method_class, params: dict[str, Any], train: FoldData, test: FoldData) -> pd.DataFrame:
+    """fit and predict as the runner runs them: in a child process that cannot open the
+    annotation database, the frozen files, a cohort cache or records (lidcbench.isolation)."""
+    try:
+        return fit_predict(method_class, copy.deepcopy(params), train, test,
+                           label_sources(default_db_path())).predictions
+    except LeakageError as error:
+        raise AssertionError(str(error)) from error
 
 
 def check_parameters_stored_unchanged(method_class, params, data):
@@ -63,8 +67,7 @@ def check_fit_returns_self_and_learned_state_ends_in_underscore(method_class, pa
     train, _ = data
     method = _fresh(method_class, params)
     before = set(vars(method))
-    with _cohort_unreachable():
-        assert method.fit(train) is method, "fit must return the method itself"
+    assert method.fit(train) is method, "fit must return the method itself"
     learned = set(vars(method)) - before
     assert learned, "fit learned nothing into attributes"
     assert all(name.endswith("_") for name in learned), f"learned attributes must end in '_': {sorted(learned)}"
@@ -73,16 +76,14 @@ def check_fit_returns_self_and_learned_state_ends_in_underscore(method_class, pa
 def check_fit_leaves_training_data_unchanged(method_class, params, data):
     train, _ = data
     nodules, images = train.nodules.copy(), np.array(train.patches.images, copy=True)
-    with _cohort_unreachable():
-        _fresh(method_class, params).fit(train)
+    _fresh(method_class, params).fit(train)
     pd.testing.assert_frame_equal(train.nodules, nodules)
     assert np.array_equal(train.patches.images, images), "fit modified the training patches"
 
 
 def check_predictions_shape_and_range(method_class, params, data):
     train, test = data
-    with _cohort_unreachable():
-        predictions = _fresh(method_class, params).fit(train).predict(test)
+    predictions = _fresh(method_class, params).fit(train).predict(test)
     assert isinstance(predictions, pd.DataFrame), "predict must return a DataFrame"
     expected = list(PREDICTION_COLUMNS) + (list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
     assert list(predictions.columns) == expected, f"columns {list(predictions.columns)} != {expected}"
@@ -96,22 +97,19 @@ def check_predictions_shape_and_range(method_class, params, data):
 
 def check_deterministic_under_a_seed(method_class, params, data):
     train, test = data
-    with _cohort_unreachable():
-        first = _fresh(method_class, params).fit(train).predict(test)
-        second = _fresh(method_class, params).fit(train).predict(test)
+    first = _fresh(method_class, params).fit(train).predict(test)
+    second = _fresh(method_class, params).fit(train).predict(test)
     pd.testing.assert_frame_equal(first, second, check_exact=False, rtol=1e-5, atol=1e-6)
 
 
 def check_no_test_labels(method_class, params, data):
+    """Under the leakage guard, as in a run: a method that opens what holds labels fails here
+    with LeakageError, however it reached the file. Its predictions must not depend on the
+    row order of the test table either (a cheap sign of joins against hidden state)."""
     train, test = data
-    assert not test.labelled and set(test.nodules.columns) <= set(UNLABELLED_COLUMNS)
     shuffled = FoldData.unlabelled(test.nodules.sample(frac=1.0, random_state=0), test.patches)
-    with _cohort_unreachable():
-        method = _fresh(method_class, params).fit(train)
-        plain = method.predict(test)
-        reordered = method.predict(shuffled)
-    # Predictions may depend on the test patches and geometry only, not on row order
-    # of the test table (a cheap proxy for "no joins against hidden state").
+    plain = _guarded(method_class, params, train, test)
+    reordered = _guarded(method_class, params, train, shuffled)
     pd.testing.assert_frame_equal(plain, reordered, check_exact=False, rtol=1e-5, atol=1e-6)
 
 
@@ -119,8 +117,7 @@ def check_predict_on_empty_input(method_class, params, data):
     """A fold with no test nodule (part of LIDC-IDRI downloaded) gives an empty frame, not a traceback."""
     train, test = data
     empty = FoldData.unlabelled(test.nodules.iloc[:0], test.patches.select([]))
-    with _cohort_unreachable():
-        predictions = _fresh(method_class, params).fit(train).predict(empty)
+    predictions = _fresh(method_class, params).fit(train).predict(empty)
     expected = list(PREDICTION_COLUMNS) + (list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
     assert isinstance(predictions, pd.DataFrame), "predict must return a DataFrame on empty input"
     assert list(predictions.columns) == expected and len(predictions) == 0, \

