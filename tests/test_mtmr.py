@@ -94,7 +94,7 @@ def test_total_loss_is_eq_5_computed_from_each_branch_on_its_own(net):
     p_i, p_j = 1 / (1 + np.exp(-logits[:4])), 1 / (1 + np.exp(-logits[4:]))
     order = np.sign(mal_i.numpy() - mal_j.numpy())
     rank = np.mean(np.where(order != 0, np.maximum(0.0, 0.1 - order * (p_i - p_j)), 0.0))
-    assert (parts["cls"], parts["reg"], parts["rank"]) == pytest.approx((cls, reg, rank), rel=1e-5, abs=1e-7)
+    assert tuple(parts[name].item() for name in ("cls", "reg", "rank")) == pytest.approx((cls, reg, rank), rel=1e-5, abs=1e-7)
     assert loss.item() == pytest.approx(cls + 0.7 * reg + 0.3 * rank, rel=1e-5)
 
 
@@ -113,7 +113,7 @@ def test_lambda_and_beta_change_the_loss_by_exactly_their_weight(net, weight):
                                                   torch.cat([mal_i, mal_j]), margin=0.1, **weights)
     finally:
         net.train()
-    term = parts["reg" if weight == "lam" else "rank"]
+    term = parts["reg" if weight == "lam" else "rank"].item()
     assert term > 0
     assert (losses[2.0] - losses[0.5]).item() == pytest.approx(1.5 * term, rel=1e-4)
 
