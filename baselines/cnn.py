@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from lidcbench import progress
+from lidcbench.executors import checkpoints
 from lidcbench.method import FoldData, Method, prediction_frame
 from lidcbench.training import (PatchDataset, balanced_sampler, create_backbone, limit_slices_per_nodule,
                                 resolve_device, seed_everything)
@@ -68,7 +69,8 @@ class CnnMethod(Method):
         loss_function = nn.BCEWithLogitsLoss()
         model.train()
         with progress.task("epochs", total=self.epochs) as advance:
-            for _ in range(self.epochs):
+            for _ in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser, schedule=schedule,
+                                        sampler=generator):
                 for images, targets in loader:
                     optimiser.zero_grad()
                     loss = loss_function(model(images.to(device)), targets.to(device))

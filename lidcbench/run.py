@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LidcbenchError, PluginError
+from .executors.checkpoints import DEFAULT_EVERY
 from .method import FoldData, Method
 from .protocol import Protocol
 from .records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
@@ -35,6 +36,7 @@ class FoldJob:
     protocol: dict[str, Any] = field(default_factory=dict)  # Protocol fields; {} is the default protocol
     out_dir: str = str(DEFAULT_RESULTS)
     device: str = "auto"
+    checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     """Run one fold job end to end and write its record (atomically)."""
     from .cache import load_patches
     from .cohort import load_cohort
+    from .executors import checkpoints
     from .folds import load_folds
     from .predictions import validate_predictions
     from .records import new_record, write_record
@@ -119,7 +122,11 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
 
     started = time.perf_counter()
     method = resolved.method_class(**resolved.params)
-    fitted = method.fit(train)
+    # An interrupted job resumes from its checkpoint, beside where its record will be.
+    checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
+                                              job.checkpoint_every)
+    with checkpoints.saving_to(checkpointing):
+        fitted = method.fit(train)
     if fitted is not method:
         raise PluginError(f"method {job.method!r}: fit must return the method itself.")
     frame = method.predict(test)
@@ -138,7 +145,9 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=wall_time,
     )
-    return record, write_record(record, job.out_dir)
+    path = write_record(record, job.out_dir)
+    checkpoints.discard(checkpointing)
+    return record, path
 
 
 def _device_description(device: str) -> str:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from lidcbench import progress
 from lidcbench.attributes import ATTRIBUTE_NAMES
+from lidcbench.executors import checkpoints
 from lidcbench.method import FoldData, Method, prediction_frame
 from lidcbench.training import (PatchDataset, balanced_sampler, create_backbone, limit_slices_per_nodule,
                                 resolve_device, seed_everything)
@@ -105,7 +106,8 @@ class Mtmr(Method):
         model.train()
         self.history_ = []
         with progress.task("epochs", total=self.epochs) as advance:
-            for _ in range(self.epochs):
+            for _ in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser, schedule=schedule,
+                                        sampler=generator, history=self.history_):
                 totals: dict[str, float] = {}
                 for images, batch in loader:
                     images = images.to(device, non_blocking=True)

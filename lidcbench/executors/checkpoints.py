@@ -1,0 +1,168 @@
+"""Checkpoints that let a long training job stop and resume with the same result.
+
+The fold job (:func:`lidcbench.run.run_fold`) says where its checkpoint lives and
+how often to save, through a context variable, the way :mod:`lidcbench.progress`
+does for progress. A method's epoch loop asks for its epochs here::
+
+    for epoch in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser,
+                                    schedule=schedule, sampler=generator):
+        ...one epoch...
+
+If the job's checkpoint exists, the named objects and every global random
+number generator are restored from it and the loop starts after its epoch;
+every K epochs the loop saves them again (atomically). Saved per object: its
+``state_dict()``, a ``torch.Generator``'s state, or a list's items (a loss
+history); globally: Python's, NumPy's and torch's CPU and CUDA generators. So
+the epochs after a resume draw the same numbers as they would have without the
+stop, and the job ends with the same record (same device type). Outside a fold
+job (a method used on its own) nothing is saved or read.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+DEFAULT_EVERY = 5  # epochs between saves: a paper-profile ResNet-50 checkpoint is ~300 MB
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where one job's checkpoint lives and how often to save it (picklable, so a child
+    process that runs the method can enter :func:`saving_to` with the parent's value)."""
+
+    path: Path
+    every: int = DEFAULT_EVERY
+    on_saved: Callable[[int], None] | None = None  # called with the epoch count after each save (tests)
+
+
+_target: ContextVar[Checkpointing | None] = ContextVar("lidcbench_checkpoint", default=None)
+
+
+def checkpoint_path(record_path: Path) -> Path:
+    """The checkpoint beside a job's record: ``fold0-seed0.json`` -> ``fold0-seed0.checkpoint``
+    (in the results folder, which a cluster shares between nodes)."""
+    return record_path.with_suffix(".checkpoint")
+
+
+def current() -> Checkpointing | None:
+    return _target.get()
+
+
+@contextlib.contextmanager
+def saving_to(target: Checkpointing | None) -> Iterator[None]:
+    """Let :func:`epochs` calls in this context resume from and save to ``target`` (None: neither)."""
+    if target is not None and (not isinstance(target.every, int) or target.every < 1):
+        raise ValueError(f"checkpoints every {target.every!r} epochs: give a whole number >= 1")
+    token = _target.set(target)
+    try:
+        yield
+    finally:
+        _target.reset(token)
+
+
+def epochs(total: int, **state: Any) -> Iterator[int]:
+    """The epoch numbers still to train, resuming from the job's checkpoint and saving to it.
+
+    ``state``: the objects whose state makes up training (model, optimiser,
+    schedule, the sampler's generator, a history list), by name.
+    """
+    target = _target.get()
+    start = 0
+    if target is not None and target.path.is_file():
+        start = _restore(target.path, state)
+        print(f"lidcbench: resumed from {target.path} after epoch {start} of {total}", file=sys.stderr, flush=True)
+    for epoch in range(start, total):
+        yield epoch  # the caller trains one epoch; we continue here when it asks for the next
+        done = epoch + 1
+        if target is not None and done % target.every == 0 and done < total:
+            _save(target.path, state, done)
+            if target.on_saved is not None:
+                target.on_saved(done)
+
+
+def discard(target: Checkpointing | None) -> None:
+    """Delete the checkpoint once the job's record is written."""
+    if target is not None:
+        target.path.unlink(missing_ok=True)
+
+
+def _state_of(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Generator):
+        return value.get_state()
+    if hasattr(value, "state_dict"):
+        return value.state_dict()
+    if isinstance(value, list):
+        return list(value)
+    raise TypeError(f"cannot checkpoint a {type(value).__name__}: give objects with state_dict(), "
+                    "torch Generators or lists")
+
+
+def _load_into(value: Any, saved: Any) -> None:
+    import torch
+
+    if isinstance(value, torch.Generator):
+        value.set_state(saved)
+    elif hasattr(value, "load_state_dict"):
+        value.load_state_dict(saved)
+    else:
+        value[:] = saved
+
+
+def _global_generators() -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_global_generators(states: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _save(path: Path, state: dict[str, Any], epoch: int) -> None:
+    import torch
+
+    document = {"format": FORMAT, "epoch": epoch, "objects": {name: _state_of(v) for name, v in state.items()},
+                "generators": _global_generators()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        torch.save(document, temporary)
+        os.replace(temporary, path)  # a stop during the save leaves the previous checkpoint whole
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _restore(path: Path, state: dict[str, Any]) -> int:
+    import torch
+
+    document = torch.load(path, map_location="cpu", weights_only=False)  # our own file, with NumPy's RNG state
+    if document.get("format") != FORMAT or set(document["objects"]) != set(state):
+        raise RuntimeError(f"{path} is a checkpoint of other code (objects {sorted(document['objects'])}); "
+                           "delete it to start the job afresh")
+    for name, value in state.items():
+        _load_into(value, document["objects"][name])
+    _set_global_generators(document["generators"])
+    return int(document["epoch"])
