@@ -63,3 +63,8 @@ class PatchesError(LidcbenchError):
 
 class AnalysisError(LidcbenchError):
     """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""
+
+
+class ExecutorError(LidcbenchError):
+    """A run's grid or executor options are malformed, or its executor cannot start (no SLURM, no submitit,
+    no such GPU, a results folder that cannot be written)."""

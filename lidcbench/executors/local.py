@@ -1,0 +1,119 @@
+"""Fold jobs on this machine: in this process, or in worker processes.
+
+``--jobs N`` starts N workers (``concurrent.futures`` with spawned processes),
+each limited to its share of the cores, since N processes that each use every
+core fight over them and finish later than one. ``--gpus 0,1,2,3`` gives
+worker k the GPU ``gpus[k % len(gpus)]`` through ``CUDA_VISIBLE_DEVICES``; a
+GPU named twice is shared by two workers.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from ..errors import ExecutorError, LidcbenchError
+from . import worker
+from .grid import GridJob
+from .view import JobView
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, available_cores() // workers)
+
+
+def check_jobs(jobs: int) -> int:
+    if jobs < 1:
+        raise ExecutorError(f"--jobs {jobs}: give the number of fold jobs to run at once, 1 or more.")
+    return jobs
+
+
+def parse_gpus(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        gpus = [int(part) for part in text.split(",")]
+    except ValueError:
+        gpus = [-1]
+    if any(g < 0 for g in gpus):
+        raise ExecutorError(f"--gpus {text!r}: give GPU numbers separated by commas, e.g. 0,1,2,3.")
+    return gpus
+
+
+def check_gpus(gpus: list[int]) -> list[str]:
+    """The ``CUDA_VISIBLE_DEVICES`` value of each GPU asked for (this process's visible GPUs, by index)."""
+    if not gpus:
+        return []
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = sorted({g for g in gpus if g >= count})
+    if missing:
+        seen = f"GPUs 0-{count - 1}" if count else "no GPU"
+        raise ExecutorError(f"--gpus names GPU {', '.join(map(str, missing))}, but torch sees {seen} here; "
+                            "`nvidia-smi -L` lists them.")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")  # already narrowed: index into it
+    names = [v.strip() for v in visible.split(",")] if visible else [str(i) for i in range(count)]
+    return [names[g] for g in gpus]
+
+
+def run_in_process(jobs: list[GridJob], view: JobView) -> None:
+    """One job after another in this process (``--jobs 1`` without ``--gpus``): errors stop the run."""
+    from .. import progress
+    from ..run import run_fold
+
+    for grid_job in jobs:
+        view.started(grid_job.label, "this process")
+        with progress.reporting_to(view.reporter(grid_job.label)):
+            record, path = run_fold(grid_job.job, show_progress=False)
+        view.finished(grid_job.label, worker.record_auc(record), str(path))
+
+
+def run_in_workers(jobs: list[GridJob], view: JobView, workers: int, gpus: list[str]) -> None:
+    """Up to ``workers`` jobs at once; a job that fails is reported and the others go on."""
+    context = multiprocessing.get_context("spawn")  # no forked copies of torch's or rich's state
+    events, counter = context.Queue(), context.Value("i", 0)
+    threads = threads_per_worker(workers) if not gpus else max(1, available_cores() // workers)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=worker.initialise,
+                             initargs=(counter, gpus, threads, events)) as pool:
+        futures = {pool.submit(worker.run, j.job, j.label): j for j in jobs}
+        running = set(futures)
+        try:
+            while running:
+                done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(events, view)
+                for future in done:
+                    _report(future, futures[future].label, view)
+        except KeyboardInterrupt:
+            # The workers got the same Ctrl-C; records are atomic and checkpoints stay for the rerun.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        _drain(events, view)
+
+
+def _drain(events, view: JobView) -> None:
+    while True:
+        try:
+            kind, label, *rest = events.get_nowait()
+        except queue.Empty:
+            return
+        if kind == "started":
+            view.started(label, *rest)
+        else:
+            view.progress(label, *rest)
+
+
+def _report(future, label: str, view: JobView) -> None:
+    try:
+        path, auc = future.result()
+    except LidcbenchError as error:
+        view.failed(label, str(error))
+    except Exception as error:  # a bug or a crash in the job: its last line; the traceback is on stderr
+        view.failed(label, f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error) else ''}")
+    else:
+        view.finished(label, auc, path)

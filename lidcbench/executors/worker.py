@@ -1,0 +1,51 @@
+"""What runs inside a local worker process. Standard library only at import time: the thread
+limits must be in the environment before torch, NumPy or SciPy load their thread pools."""
+from __future__ import annotations
+
+import os
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+
+_events = None  # the parent's queue of (kind, label, ...) events
+_where = ""  # "cpu, 1 thread(s)" or "GPU 2, 4 thread(s)"
+
+
+def limit_threads(threads: int) -> None:
+    """Every thread pool this process will start uses ``threads`` threads (call before importing torch)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def initialise(counter, gpus: list[str], threads: int, events) -> None:
+    """Worker start: take the next slot, its GPU (round robin) and its share of the cores."""
+    global _events, _where
+    with counter.get_lock():
+        slot = counter.value
+        counter.value += 1
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    limit_threads(threads)
+    _events = events
+    _where = f"{'GPU ' + gpus[slot % len(gpus)] if gpus else 'cpu'}, {threads} thread(s)"
+
+
+def run(job, label: str) -> tuple[str, float | None]:
+    """Run one fold job, forwarding its progress; returns (record path, AUC)."""
+    from .. import progress
+    from ..run import run_fold
+    from .view import JobReporter
+
+    _events.put(("started", label, _where))
+    reporter = JobReporter(lambda description, done, total: _events.put(("progress", label, description, done,
+                                                                         total)))
+    with progress.reporting_to(reporter):
+        record, path = run_fold(job, show_progress=False)
+    return str(path), record_auc(record)
+
+
+def record_auc(record) -> float | None:
+    return record.metrics["classification"].get("auc")
