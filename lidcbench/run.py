@@ -124,7 +124,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     method = resolved.method_class(**resolved.params)
     # An interrupted job resumes from its checkpoint, beside where its record will be.
     checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
-                                              job.checkpoint_every)
+                                              job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
     with checkpoints.saving_to(checkpointing):
         fitted = method.fit(train)
     if fitted is not method:

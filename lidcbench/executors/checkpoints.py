@@ -41,6 +41,7 @@ class Checkpointing:
 
     path: Path
     every: int = DEFAULT_EVERY
+    identity: str = ""  # the job's exact settings: a checkpoint saved under others is not resumed
     on_saved: Callable[[int], None] | None = None  # called with the epoch count after each save (tests)
 
 
@@ -78,13 +79,15 @@ def epochs(total: int, **state: Any) -> Iterator[int]:
     target = _target.get()
     start = 0
     if target is not None and target.path.is_file():
-        start = _restore(target.path, state)
-        print(f"lidcbench: resumed from {target.path} after epoch {start} of {total}", file=sys.stderr, flush=True)
+        start = _restore(target, state)
+        if start:
+            print(f"lidcbench: resumed from {target.path} after epoch {start} of {total}", file=sys.stderr,
+                  flush=True)
     for epoch in range(start, total):
         yield epoch  # the caller trains one epoch; we continue here when it asks for the next
         done = epoch + 1
         if target is not None and done % target.every == 0 and done < total:
-            _save(target.path, state, done)
+            _save(target, state, done)
             if target.on_saved is not None:
                 target.on_saved(done)
 
@@ -140,11 +143,12 @@ def _set_global_generators(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def _save(path: Path, state: dict[str, Any], epoch: int) -> None:
+def _save(target: Checkpointing, state: dict[str, Any], epoch: int) -> None:
     import torch
 
-    document = {"format": FORMAT, "epoch": epoch, "objects": {name: _state_of(v) for name, v in state.items()},
-                "generators": _global_generators()}
+    path = target.path
+    document = {"format": FORMAT, "identity": target.identity, "epoch": epoch,
+                "objects": {name: _state_of(v) for name, v in state.items()}, "generators": _global_generators()}
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -155,13 +159,16 @@ def _save(path: Path, state: dict[str, Any], epoch: int) -> None:
         raise
 
 
-def _restore(path: Path, state: dict[str, Any]) -> int:
+def _restore(target: Checkpointing, state: dict[str, Any]) -> int:
+    """Load the checkpoint into ``state``; returns its epoch (0, and a fresh start, if it is not this job's)."""
     import torch
 
-    document = torch.load(path, map_location="cpu", weights_only=False)  # our own file, with NumPy's RNG state
-    if document.get("format") != FORMAT or set(document["objects"]) != set(state):
-        raise RuntimeError(f"{path} is a checkpoint of other code (objects {sorted(document['objects'])}); "
-                           "delete it to start the job afresh")
+    document = torch.load(target.path, map_location="cpu", weights_only=False)  # our own file: NumPy's RNG state
+    if (document.get("format"), document.get("identity"), set(document.get("objects", ()))) != \
+            (FORMAT, target.identity, set(state)):
+        print(f"lidcbench: {target.path} was saved by other settings or code; starting the job afresh",
+              file=sys.stderr, flush=True)
+        return 0
     for name, value in state.items():
         _load_into(value, document["objects"][name])
     _set_global_generators(document["generators"])

@@ -11,13 +11,15 @@ _events = None  # the parent's queue of (kind, label, ...) events
 _where = ""  # "cpu, 1 thread(s)" or "GPU 2, 4 thread(s)"
 
 
-def limit_threads(threads: int) -> None:
-    """Every thread pool this process will start uses ``threads`` threads (call before importing torch)."""
+def limit_threads(threads: int) -> int:
+    """Every thread pool this process will start uses ``threads`` threads (call before importing torch);
+    returns torch's thread count."""
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def initialise(counter, gpus: list[str], threads: int, events) -> None:
@@ -28,9 +30,11 @@ def initialise(counter, gpus: list[str], threads: int, events) -> None:
         counter.value += 1
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    limit_threads(threads)
+    threads = limit_threads(threads)
     _events = events
-    _where = f"{'GPU ' + gpus[slot % len(gpus)] if gpus else 'cpu'}, {threads} thread(s)"
+    # Read back from the process's own state, so the view shows what the job really gets.
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    _where = f"{'GPU ' + visible if gpus else 'cpu'}, {threads} thread(s)"
 
 
 def run(job, label: str) -> tuple[str, float | None]:
@@ -49,3 +53,11 @@ def run(job, label: str) -> tuple[str, float | None]:
 
 def record_auc(record) -> float | None:
     return record.metrics["classification"].get("auc")
+
+
+def limits(_=None) -> dict[str, object]:
+    """What this worker runs with, read back from torch and the environment (for tests)."""
+    import torch
+
+    return {"threads": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS"),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
