@@ -8,13 +8,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn import functional as F
 
-from lidcbench import progress
-from lidcbench.executors import checkpoints
+from lidcbench.devicedata import TrainingSet, centre_batches
 from lidcbench.method import FoldData, Method, prediction_frame
-from lidcbench.training import (PatchDataset, balanced_sampler, create_backbone, limit_slices_per_nodule,
-                                resolve_device, seed_everything)
+from lidcbench.trainloop import TrainLoop, adam, autocast, prepare_images, prepare_model
+from lidcbench.training import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
+
+
+def _loss(model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
+    loss = F.binary_cross_entropy_with_logits(model(images).float(), targets)
+    return loss, {"cls": loss.detach()}
 
 
 class CnnMethod(Method):
@@ -33,7 +37,7 @@ class CnnMethod(Method):
     def __init__(self, backbone: str = "resnet18", pretrained: str = "auto", patch_size: int = 64, crop: int = 56,
                  epochs: int = 5, batch_size: int = 32, lr_head: float = 3e-3, lr_backbone: float = 3e-5,
                  lr_steps: tuple[int, ...] = (4,), max_slices_per_nodule: int | None = 3, device: str = "auto",
-                 seed: int = 0):
+                 seed: int = 0, compile: bool = False):
         self.backbone = backbone
         self.pretrained = pretrained
         self.patch_size = patch_size
@@ -46,63 +50,61 @@ class CnnMethod(Method):
         self.max_slices_per_nodule = max_slices_per_nodule
         self.device = device
         self.seed = seed
+        self.compile = compile  # torch.compile the forward pass and loss
 
     @classmethod
     def default_profile(cls, device: str) -> str:
         return "paper" if device.startswith("cuda") else "cpu"
 
-    def fit(self, train: FoldData) -> CnnMethod:
-        generator = seed_everything(self.seed)
-        device = resolve_device(self.device)
-        backbone, self.weights_ = create_backbone(self.backbone, self.pretrained)
+    def _network(self, pretrained: str) -> tuple[nn.Sequential, str]:
+        backbone, weights = create_backbone(self.backbone, pretrained)
         head = nn.Linear(backbone.num_features, 1)
         nn.init.xavier_uniform_(head.weight)
         nn.init.zeros_(head.bias)
-        model = nn.Sequential(backbone, head).to(device)
+        return nn.Sequential(backbone, head), weights
+
+    def _optimiser(self, network: nn.Sequential, device: torch.device) -> torch.optim.Adam:
+        backbone, head = network
+        return adam([{"params": backbone.parameters(), "lr": self.lr_backbone},
+                     {"params": head.parameters(), "lr": self.lr_head}], device)
+
+    def training_loop(self, train: FoldData, device: torch.device) -> TrainLoop:
+        """The fit's training state, ready to run (also what `lidcbench bench` times for a few steps)."""
+        network, self.weights_ = self._network(self.pretrained)
+        model = prepare_model(network, device)
         keep = limit_slices_per_nodule(train.patches.nodule_ids, self.max_slices_per_nodule, self.seed)
         labels = train.targets()["label"].to_numpy()[keep]
-        loader = DataLoader(PatchDataset(train.patches.images[keep], labels[:, None], self.crop, train=True),
-                            batch_size=self.batch_size, sampler=balanced_sampler(labels, generator), drop_last=True)
-        optimiser = torch.optim.Adam([{"params": backbone.parameters(), "lr": self.lr_backbone},
-                                      {"params": head.parameters(), "lr": self.lr_head}])
-        schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(self.lr_steps), gamma=0.1)
-        loss_function = nn.BCEWithLogitsLoss()
-        model.train()
-        with progress.task("epochs", total=self.epochs) as advance:
-            for _ in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser, schedule=schedule,
-                                        sampler=generator):
-                for images, targets in loader:
-                    optimiser.zero_grad()
-                    loss = loss_function(model(images.to(device)), targets.to(device))
-                    loss.backward()
-                    optimiser.step()
-                schedule.step()
-                advance()
-        self.model_ = model.eval()
+        data = TrainingSet.on(device, train.patches.images[keep], labels[:, None], labels, self.crop)
+        return TrainLoop(model, self._optimiser(network, device), data, _loss, batch_size=self.batch_size,
+                         epochs=self.epochs, lr_steps=self.lr_steps, seed=self.seed, compile=self.compile)
+
+    def fit(self, train: FoldData) -> CnnMethod:
+        seed_everything(self.seed)
+        loop = self.training_loop(train, resolve_device(self.device))
+        self.model_ = loop.run()
+        self.history_ = loop.history
         return self
 
     def bench_workload(self, prepare):
         """The untrained network and one training step, for `lidcbench bench`."""
         from lidcbench.bench import Workload
 
-        backbone, _ = create_backbone(self.backbone, "none")
-        head = nn.Linear(backbone.num_features, 1)
-        model = prepare(nn.Sequential(backbone, head))
-        optimiser = torch.optim.Adam([{"params": backbone.parameters(), "lr": self.lr_backbone},
-                                      {"params": head.parameters(), "lr": self.lr_head}])
-        loss_function = nn.BCEWithLogitsLoss()
+        network, _ = self._network("none")
+        model = prepare(network)
+        optimiser = self._optimiser(network, next(network.parameters()).device)
 
         def train_step(images):
             targets = (torch.arange(len(images), device=images.device) % 2).float()[:, None]
-            return loss_function(model(images).float(), targets)
+            return _loss(model, images, targets)[0]
 
         return Workload(model, self.crop, train_step, optimiser)
 
     @torch.inference_mode()
     def predict(self, test: FoldData):
         device = next(self.model_.parameters()).device
-        loader = DataLoader(PatchDataset(test.patches.images, None, self.crop, train=False),
-                            batch_size=max(self.batch_size, 64))
-        logits = [self.model_(images.to(device)).float().cpu() for (images,) in loader]
+        logits = []
+        for images in centre_batches(test.patches.images, self.crop, max(self.batch_size, 64), device):
+            with autocast(device):
+                logits.append(self.model_(prepare_images(images)).float().cpu())
         malignancy = torch.sigmoid(torch.cat(logits)).numpy()[:, 0] if logits else np.empty(0)
         return prediction_frame(test, malignancy)

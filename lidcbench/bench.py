@@ -9,10 +9,11 @@ printed and recorded; no test asserts a speed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,28 +173,51 @@ def training(workload: Workload, settings: Settings) -> dict[str, Any]:
     return _with_oom_halving(measure, settings.batch_size, device)
 
 
-def loader(images: np.ndarray, crop: int, settings: Settings, workers: int) -> dict[str, Any]:
-    """Patches/s from the cached array through the training DataLoader into device memory."""
-    from torch.utils.data import DataLoader
-
-    from .training import PatchDataset
+def data_path(images: np.ndarray, crop: int, settings: Settings) -> dict[str, Any]:
+    """Patches/s of the training data path: batches sampled, cropped and flipped on the device from
+    the training set held there (:mod:`.devicedata`), as a method's training loop draws them."""
+    from .devicedata import TrainingSet
 
     device = torch.device(settings.device)
-    dataset = PatchDataset(images, np.zeros((len(images), 1), dtype=np.float32), crop, train=True)
-    data = DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, drop_last=True, num_workers=workers,
-                      pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    iterator = iter(data)
+    labels = np.arange(len(images)) % 2
+    data = TrainingSet.on(device, images, labels[:, None], labels, crop)
+    generator = torch.Generator(device=device).manual_seed(0)
+    batches = _forever(lambda: data.epoch(settings.batch_size, generator))
+    return {"patches_per_s": _rates(_timed(lambda: next(batches), device, settings), settings.batch_size),
+            "path": "device batches"}
 
-    def step():
-        nonlocal iterator
-        try:
-            batch, _ = next(iterator)
-        except StopIteration:
-            iterator = iter(data)
-            batch, _ = next(iterator)
-        batch.to(device, non_blocking=True)
 
-    return {"patches_per_s": _rates(_timed(step, device, settings), settings.batch_size), "workers": workers}
+def method_loop(loop, settings: Settings, images_per_unit: int, unit: str) -> dict[str, Any]:
+    """Training rate of a method's own loop (``loop``: a :class:`lidcbench.trainloop.TrainLoop`, the
+    code ``fit`` runs, at the method's batch size), timed step by step as :func:`training` is."""
+    device = loop.device
+    loop.model.train()
+    batches = _forever(lambda: loop.data.epoch(loop.batch_size, loop.generator))
+    per_iteration = _timed(lambda: loop.train_on(itertools.islice(batches, 1)), device, settings)
+    return {"batch_size": loop.batch_size, "compile": loop.compiled,
+            "images_per_s": _rates(per_iteration, loop.batch_size),
+            f"{unit}_per_s": _rates(per_iteration, loop.batch_size // images_per_unit)}
+
+
+def loop_data(cohort, patches, size: int, seed: int = 0):
+    """Labelled training data for timing a method's loop: the whole cohort with ``patches``, or, when
+    None, random pixels in the cohort's shape (the loop's speed does not depend on the pixels)."""
+    from .method import FoldData
+    from .patches import Patches
+
+    table = cohort.table
+    if patches is None:
+        counts = table["n_slices"].to_numpy()
+        images = np.random.default_rng(seed).random((int(counts.sum()), size, size), dtype=np.float32)
+        patches = Patches(images=images.astype(np.float16), nodule_ids=np.repeat(table["nodule_id"].to_numpy(), counts),
+                          slice_indices=np.concatenate([np.asarray(s, dtype=np.int64) for s in table["slices"]]),
+                          source="random", settings={"size": size}, key="random")
+    return FoldData(table, patches, labelled=True)
+
+
+def _forever(epoch: Callable[[], Iterator]) -> Iterator:
+    while True:
+        yield from epoch()
 
 
 def peak_memory(device: torch.device) -> dict[str, Any]:

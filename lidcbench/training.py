@@ -1,8 +1,10 @@
 """Shared pieces for methods that train a torch model on patches.
 
-Device and seed handling, a patch dataset with the paper's augmentation
-(random crop, horizontal and vertical flips), class-balanced oversampling,
-and backbone creation that loads ImageNet weights only from local files.
+Device and seed handling, the choice of slices per nodule, and backbone
+creation that loads ImageNet weights only from local files. The training
+loop is :mod:`.trainloop`; the device-resident data and its augmentation
+(random crop, horizontal and vertical flips, class-balanced sampling) are
+:mod:`.devicedata`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, WeightedRandomSampler
 
 from .errors import LidcbenchError
 
@@ -30,47 +31,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-class PatchDataset(Dataset):
-    """Patches as 1-channel tensors; ``train`` adds random crops and flips,
-    otherwise the centre crop. Targets are per-patch rows of floats."""
-
-    def __init__(self, images: np.ndarray, targets: np.ndarray | None, crop: int, train: bool):
-        self.images = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-        self.targets = None if targets is None else torch.from_numpy(np.asarray(targets, dtype=np.float32))
-        self.crop, self.train = crop, train
-        size = self.images.shape[-1]
-        if crop > size:
-            raise LidcbenchError(f"crop {crop} is larger than the patch size {size}.")
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int):
-        image = self.images[index]
-        size = image.shape[-1]
-        if self.train:
-            top, left = (int(torch.randint(0, size - self.crop + 1, ())) for _ in range(2))
-            image = image[top: top + self.crop, left: left + self.crop]
-            if torch.rand(()) < 0.5:
-                image = image.flip(-1)
-            if torch.rand(()) < 0.5:
-                image = image.flip(-2)
-        else:
-            offset = (size - self.crop) // 2
-            image = image[offset: offset + self.crop, offset: offset + self.crop]
-        image = image.unsqueeze(0)
-        return (image,) if self.targets is None else (image, self.targets[index])
-
-
-def balanced_sampler(labels: np.ndarray, generator: torch.Generator) -> WeightedRandomSampler:
-    """Draw malignant and benign patches equally often (the paper oversamples malignant nodules)."""
-    labels = np.asarray(labels).astype(int)
-    counts = np.bincount(labels, minlength=2).astype(float)
-    weights = 1.0 / counts[labels]
-    return WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(labels), replacement=True,
-                                 generator=generator)
 
 
 def limit_slices_per_nodule(nodule_ids: np.ndarray, limit: int | None, seed: int) -> np.ndarray:

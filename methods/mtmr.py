@@ -13,20 +13,16 @@ test fold: the last epoch's weights predict.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from lidcbench import progress
 from lidcbench.attributes import ATTRIBUTE_NAMES
-from lidcbench.executors import checkpoints
+from lidcbench.devicedata import TrainingSet, centre_batches
 from lidcbench.method import FoldData, Method, prediction_frame
-from lidcbench.training import (PatchDataset, balanced_sampler, create_backbone, limit_slices_per_nodule,
-                                resolve_device, seed_everything)
+from lidcbench.trainloop import TrainLoop, adam, autocast, prepare_images, prepare_model
+from lidcbench.training import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
 
-from .mtmr_model import MtmrNet, total_loss
+from .mtmr_model import MtmrNet, total_loss, weight_decay, weight_penalty
 
 _TARGET_COLUMNS = ["label", *(f"target_{name}" for name in ATTRIBUTE_NAMES), "target_malignancy"]
 
@@ -51,7 +47,7 @@ class Mtmr(Method):
                  epochs: int = 5, pairs_per_batch: int = 16, lr_head: float = 3e-3, lr_backbone: float = 3e-5,
                  lr_steps: tuple[int, ...] = (4,), lam: float = 1.0, beta: float = 0.5, eta: float = 1e-3,
                  margin: float = 0.1, max_slices_per_nodule: int | None = 3, device: str = "auto",
-                 seed: int = 0, num_workers: int = 0):
+                 seed: int = 0, compile: bool = False):
         self.backbone = backbone
         self.pretrained = pretrained
         self.patch_size = patch_size
@@ -68,66 +64,44 @@ class Mtmr(Method):
         self.max_slices_per_nodule = max_slices_per_nodule
         self.device = device
         self.seed = seed
-        self.num_workers = num_workers
+        self.compile = compile  # torch.compile the forward pass and loss
 
     @classmethod
     def default_profile(cls, device: str) -> str:
         return "paper" if device.startswith("cuda") else "cpu"
 
-    def _autocast(self, device: torch.device):
-        # bf16 on a GPU, as the issue's GPU path asks; the CPU stays fp32.
-        if device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    def _network(self, pretrained: str) -> tuple[MtmrNet, str]:
+        backbone, weights = create_backbone(self.backbone, pretrained)
+        return MtmrNet(backbone, with_regression=self.lam > 0), weights
 
-    def _build(self, device: torch.device) -> MtmrNet:
-        backbone, self.weights_ = create_backbone(self.backbone, self.pretrained)
-        model = MtmrNet(backbone, with_regression=self.lam > 0).to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
-        return model
+    def _optimiser(self, network: MtmrNet, device: torch.device) -> torch.optim.Adam:
+        heads = [p for layer in network.heads() for p in layer.parameters()]
+        return adam([{"params": network.backbone.parameters(), "lr": self.lr_backbone},
+                     {"params": heads, "lr": self.lr_head}], device, weight_decay=weight_decay(self.eta))
 
-    def fit(self, train: FoldData) -> Mtmr:
-        generator = seed_everything(self.seed)
-        device = resolve_device(self.device)
-        model = self._build(device)
+    def _loss(self, model: MtmrNet, images: torch.Tensor, targets: torch.Tensor):
+        # A batch is 2 x pairs_per_batch slices: its first half pairs with its second half.
+        return total_loss(model, images, targets[:, 0], targets[:, 1:9], targets[:, 9], lam=self.lam,
+                          beta=self.beta, margin=self.margin)
+
+    def training_loop(self, train: FoldData, device: torch.device) -> TrainLoop:
+        """The fit's training state, ready to run (also what `lidcbench bench` times for a few steps)."""
+        network, self.weights_ = self._network(self.pretrained)
+        model = prepare_model(network, device)
         keep = limit_slices_per_nodule(train.patches.nodule_ids, self.max_slices_per_nodule, self.seed)
         targets = train.targets()[_TARGET_COLUMNS].to_numpy(dtype=np.float32)[keep]
-        labels = targets[:, 0]
         # One epoch: every kept slice enters about once, half of them as first and half as second branch.
-        sampler = balanced_sampler(labels, generator)
-        loader = DataLoader(PatchDataset(train.patches.images[keep], targets, self.crop, train=True),
-                            batch_size=2 * self.pairs_per_batch, sampler=sampler, drop_last=True,
-                            num_workers=self.num_workers, pin_memory=device.type == "cuda")
-        heads = [p for layer in model.heads() for p in layer.parameters()]
-        optimiser = torch.optim.Adam([{"params": model.backbone.parameters(), "lr": self.lr_backbone},
-                                      {"params": heads, "lr": self.lr_head}])
-        schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(self.lr_steps), gamma=0.1)
-        model.train()
-        self.history_ = []
-        with progress.task("epochs", total=self.epochs) as advance:
-            for _ in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser, schedule=schedule,
-                                        sampler=generator, history=self.history_):
-                totals: dict[str, float] = {}
-                for images, batch in loader:
-                    images = images.to(device, non_blocking=True)
-                    if device.type == "cuda":
-                        images = images.contiguous(memory_format=torch.channels_last)
-                    batch = batch.to(device, non_blocking=True)
-                    (x_i, x_j), (y_i, y_j) = images.chunk(2), batch.chunk(2)
-                    with self._autocast(device):
-                        loss, parts = total_loss(
-                            model, x_i, x_j, y_i[:, 0], y_j[:, 0], y_i[:, 1:9], y_j[:, 1:9], y_i[:, 9], y_j[:, 9],
-                            lam=self.lam, beta=self.beta, eta=self.eta, margin=self.margin)
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    for name, value in parts.items():
-                        totals[name] = totals.get(name, 0.0) + value / max(len(loader), 1)
-                schedule.step()
-                self.history_.append(totals)
-                advance()
-        self.model_ = model.eval()
+        data = TrainingSet.on(device, train.patches.images[keep], targets, targets[:, 0], self.crop)
+        return TrainLoop(model, self._optimiser(network, device), data, self._loss,
+                         batch_size=2 * self.pairs_per_batch, epochs=self.epochs, lr_steps=self.lr_steps,
+                         seed=self.seed, compile=self.compile,
+                         extra_history=lambda m: {"l2": weight_penalty(m)} if self.eta else {})
+
+    def fit(self, train: FoldData) -> Mtmr:
+        seed_everything(self.seed)
+        loop = self.training_loop(train, resolve_device(self.device))
+        self.model_ = loop.run()
+        self.history_ = loop.history
         return self
 
     def bench_workload(self, prepare):
@@ -136,38 +110,31 @@ class Mtmr(Method):
         ``prepare`` moves the network to the device (memory format, compile)."""
         from lidcbench.bench import Workload
 
-        network = MtmrNet(create_backbone(self.backbone, "none")[0], with_regression=self.lam > 0)
-        heads = [p for layer in network.heads() for p in layer.parameters()]
+        network, _ = self._network("none")
         model = prepare(network)
-        optimiser = torch.optim.Adam([{"params": network.backbone.parameters(), "lr": self.lr_backbone},
-                                      {"params": heads, "lr": self.lr_head}])
+        optimiser = self._optimiser(network, next(network.parameters()).device)
+
+        made: dict[int, torch.Tensor] = {}  # made once per batch size, outside the timed steps
 
         def train_step(images):
-            x_i, x_j = images.chunk(2)
-            n, device = len(x_i), images.device
-            generator = torch.Generator().manual_seed(n)
-            labels = (torch.arange(n) % 2).float().to(device)
-            attributes = torch.rand(n, len(ATTRIBUTE_NAMES), generator=generator).to(device)
-            malignancy = torch.rand(n, generator=generator).to(device)
-            loss, _ = total_loss(model, x_i, x_j, labels, labels.flip(0), attributes, attributes.flip(0),
-                                 malignancy, malignancy.flip(0), lam=self.lam, beta=self.beta, eta=self.eta,
-                                 margin=self.margin)
-            return loss
+            if len(images) not in made:
+                n, generator = len(images) // 2, torch.Generator().manual_seed(len(images))
+                labels = (torch.arange(n) % 2).float()[:, None]
+                attributes = torch.rand(n, len(ATTRIBUTE_NAMES), generator=generator)
+                malignancy = torch.rand(n, 1, generator=generator)
+                targets = torch.cat([labels, attributes, malignancy], dim=1)
+                made[len(images)] = torch.cat([targets, targets.flip(0)]).to(images.device)
+            return self._loss(model, images, made[len(images)])[0]
 
         return Workload(model, self.crop, train_step, optimiser, unit="pairs", images_per_unit=2)
 
     @torch.inference_mode()
     def predict(self, test: FoldData):
         device = next(self.model_.parameters()).device
-        loader = DataLoader(PatchDataset(test.patches.images, None, self.crop, train=False),
-                            batch_size=max(4 * self.pairs_per_batch, 64), pin_memory=device.type == "cuda")
         probabilities, attributes = [], []
-        for (images,) in loader:
-            images = images.to(device, non_blocking=True)
-            if device.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
-            with self._autocast(device):
-                logits, scores = self.model_(images)
+        for images in centre_batches(test.patches.images, self.crop, max(4 * self.pairs_per_batch, 64), device):
+            with autocast(device):
+                logits, scores = self.model_(prepare_images(images))
             probabilities.append(torch.sigmoid(logits.float()).cpu())
             if scores is not None:
                 attributes.append(scores.float().cpu())

@@ -12,6 +12,11 @@ Deviations from the paper as printed, each deliberate:
 * Table I's second regression layer reads "fc 2048x8"; its input is the
   256 attribute features, so it is 256 -> 8. A sigmoid keeps the eight
   attribute scores in [0, 1], the range of their targets.
+
+Not a deviation, but where eq. 6 lives: ``eta R`` is not added to the loss but
+applied as Adam's weight decay ``2 * eta``, the same gradient without a
+Python loop over every parameter in every step (a test checks that both
+give the same parameters).
 """
 from __future__ import annotations
 
@@ -81,28 +86,35 @@ def ranking_loss(p_i: torch.Tensor, p_j: torch.Tensor, t_i: torch.Tensor, t_j: t
 
 
 def weight_penalty(model: nn.Module) -> torch.Tensor:
-    """Eq. 6: squared L2 norm of every weight (W_s, W_cls, W_reg)."""
+    """Eq. 6's R: squared L2 norm of every weight (W_s, W_cls, W_reg). Training applies it as weight
+    decay (see :func:`weight_decay`); this is its value, for the history and the tests."""
     return sum((parameter.float() ** 2).sum() for parameter in model.parameters() if parameter.requires_grad)
 
 
-def total_loss(model: MtmrNet, images_i, images_j, labels_i, labels_j, attributes_i, attributes_j,
-               malignancy_i, malignancy_j, *, lam: float, beta: float, eta: float, margin: float
-               ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 5 over one batch of pairs: L_cls + lambda L_reg + beta L_rank + eta R.
+def weight_decay(eta: float) -> float:
+    """Eq. 6's ``eta * ||W||^2`` as Adam's (coupled) weight decay: its gradient ``2 * eta * W`` is what
+    Adam's ``weight_decay`` adds to every gradient, so the two train the same parameters."""
+    return 2.0 * eta
 
-    Both branches run as one forward pass of the same module on the stacked pair.
+
+def total_loss(model: MtmrNet, images: torch.Tensor, labels: torch.Tensor, attributes: torch.Tensor,
+               malignancy: torch.Tensor, *, lam: float, beta: float, margin: float
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Eq. 5 over one batch of pairs, but for its ``eta R`` term (the optimiser's weight decay, see
+    :func:`weight_decay`): L_cls + lambda L_reg + beta L_rank.
+
+    Pairs come stacked: the first half of every argument holds the pairs' slices i,
+    the second half their slices j, so both branches run as one forward pass of the
+    same module. The parts come back detached, on the device.
     """
-    logits, attributes = model(torch.cat([images_i, images_j]))
-    labels = torch.cat([labels_i, labels_j])
+    logits, predicted = model(images)
     parts = {"cls": classification_loss(logits, labels)}
-    if lam and attributes is not None:
-        parts["reg"] = regression_loss(attributes, torch.cat([attributes_i, attributes_j]))
+    if lam and predicted is not None:
+        parts["reg"] = regression_loss(predicted, attributes)
     if beta:
-        probabilities = torch.sigmoid(logits.float())
-        p_i, p_j = probabilities.chunk(2)
-        parts["rank"] = ranking_loss(p_i, p_j, malignancy_i, malignancy_j, margin)
-    if eta:
-        parts["l2"] = weight_penalty(model)
-    weights = {"cls": 1.0, "reg": lam, "rank": beta, "l2": eta}
+        p_i, p_j = torch.sigmoid(logits.float()).chunk(2)
+        t_i, t_j = malignancy.chunk(2)
+        parts["rank"] = ranking_loss(p_i, p_j, t_i, t_j, margin)
+    weights = {"cls": 1.0, "reg": lam, "rank": beta}
     loss = sum(weights[name] * value for name, value in parts.items())
-    return loss, {name: float(value.detach()) for name, value in parts.items()}
+    return loss, {name: value.detach() for name, value in parts.items()}

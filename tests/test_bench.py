@@ -27,6 +27,13 @@ def test_bench_writes_a_record_with_every_figure_and_the_leaderboard_shows_it(qu
     assert record["inference"]["nodules_per_s"]["median"] == pytest.approx(
         record["inference"]["slices_per_s"]["median"] / record["settings"]["slices_per_nodule"])
     assert record["harness_over_bare"] > 0
+    # The method's own loop (the code fit runs, the profile's 16 pairs) beside the network at that batch.
+    loop, network = record["method_loop"], record["network_at_loop_batch"]
+    assert loop["batch_size"] == network["batch_size"] == 32 and loop["data"] == "random pixels"
+    assert loop["pairs_per_s"]["median"] == pytest.approx(loop["images_per_s"]["median"] / 2)
+    assert record["loop_over_network"] == pytest.approx(loop["images_per_s"]["median"]
+                                                        / network["images_per_s"]["median"])
+    assert f"reaches {100 * record['loop_over_network']:.0f}% of the" in capsys.readouterr().out
     assert main(["leaderboard", "--results", str(out), "--out", str(quick / "boards"), "--no-analyses"]) == 0
     text = (quick / "boards" / "throughput.md").read_text()
     assert "mtmr (cpu)" in text and "TITAN Xp" in text and "No GPU figure has been measured yet" in text

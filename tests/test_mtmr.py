@@ -4,7 +4,7 @@ import torch
 
 from lidcbench.training import create_backbone
 from methods.mtmr_model import (MtmrNet, classification_loss, ranking_loss, regression_loss, total_loss,
-                                weight_penalty)
+                                weight_decay, weight_penalty)
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +101,50 @@ def test_classification_loss_reaches_the_regression_module_through_the_concatena
 def test_total_loss_weights_the_terms_as_eq_5(net):
     torch.manual_seed(2)
     images = torch.randn(8, 1, 32, 32)
-    labels, attributes, malignancy = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.rand(4, 8), torch.rand(4)
-    loss, parts = total_loss(net, images[:4], images[4:], labels, labels.flip(0), attributes, attributes.flip(0),
-                             malignancy, malignancy.flip(0), lam=1.0, beta=0.5, eta=1e-3, margin=0.1)
-    assert set(parts) == {"cls", "reg", "rank", "l2"}
-    expected = parts["cls"] + parts["reg"] + 0.5 * parts["rank"] + 1e-3 * parts["l2"]
-    assert loss.item() == pytest.approx(expected, rel=1e-4)
-    _, without_ranking = total_loss(net, images[:4], images[4:], labels, labels.flip(0), attributes,
-                                    attributes.flip(0), malignancy, malignancy.flip(0), lam=1.0, beta=0.0,
-                                    eta=1e-3, margin=0.1)
+    labels, attributes, malignancy = torch.tensor([0.0, 1.0, 0.0, 1.0] * 2), torch.rand(8, 8), torch.rand(8)
+    loss, parts = total_loss(net, images, labels, attributes, malignancy, lam=1.0, beta=0.5, margin=0.1)
+    assert set(parts) == {"cls", "reg", "rank"}
+    assert all(not part.requires_grad for part in parts.values())
+    assert loss.item() == pytest.approx((parts["cls"] + parts["reg"] + 0.5 * parts["rank"]).item(), rel=1e-5)
+    # The first half of the batch pairs with the second: the ranking term is eq. 3-4 on those pairs.
+    logits, _ = net(images)
+    p_i, p_j = torch.sigmoid(logits).chunk(2)
+    assert parts["rank"].item() == pytest.approx(ranking_loss(p_i, p_j, malignancy[:4], malignancy[4:]).item(),
+                                                 rel=1e-5)
+    _, without_ranking = total_loss(net, images, labels, attributes, malignancy, lam=1.0, beta=0.0, margin=0.1)
     assert "rank" not in without_ranking
+
+
+def test_the_penalty_as_weight_decay_trains_the_same_parameters_as_the_explicit_penalty():
+    """Eq. 6's eta * ||W||^2 in the loss and Adam's weight decay 2 * eta: the same parameters
+    after several steps (float64 on the CPU, so only rounding separates them)."""
+    eta = 0.05  # large enough that the penalty moves the weights visibly within a few steps
+
+    def trained(explicit: bool) -> list[torch.Tensor]:
+        torch.manual_seed(3)
+        net = MtmrNet(create_backbone("resnet18", "none")[0]).double()
+        heads = [p for layer in net.heads() for p in layer.parameters()]
+        optimiser = torch.optim.Adam([{"params": net.backbone.parameters(), "lr": 3e-4},
+                                      {"params": heads, "lr": 3e-3}],
+                                     weight_decay=0.0 if explicit else weight_decay(eta), foreach=True)
+        generator = torch.Generator().manual_seed(4)
+        for _ in range(4):
+            images = torch.randn(8, 1, 32, 32, generator=generator, dtype=torch.float64)
+            labels = torch.tensor([0.0, 1.0] * 4, dtype=torch.float64)
+            targets = torch.rand(8, 8, generator=generator, dtype=torch.float64)
+            malignancy = torch.rand(8, generator=generator, dtype=torch.float64)
+            loss, _ = total_loss(net, images, labels, targets, malignancy, lam=1.0, beta=0.5, margin=0.1)
+            if explicit:
+                loss = loss + eta * sum((p ** 2).sum() for p in net.parameters())
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        return [p.detach().clone() for p in net.parameters()]
+
+    with_penalty, with_decay = trained(explicit=True), trained(explicit=False)
+    torch.manual_seed(3)
+    untouched = list(MtmrNet(create_backbone("resnet18", "none")[0]).double().parameters())
+    for a, b in zip(with_penalty, with_decay):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+    # ... and the weights did move, so the comparison is not between two untrained copies.
+    assert max((a - u).abs().max().item() for a, u in zip(with_penalty, untouched)) > 1e-3

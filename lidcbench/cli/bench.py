@@ -15,8 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: 5)")
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per repeat (default: 2)")
-    parser.add_argument("--loader-workers", type=int, default=None, help="DataLoader workers (default: cores, max 8)")
-    parser.add_argument("--no-loader", action="store_true", help="skip the data-path measurement")
+    parser.add_argument("--no-loader", action="store_true",
+                        help="skip the data-path measurement (the method's loop then trains on random pixels)")
+    parser.add_argument("--no-loop", action="store_true", help="skip timing the method's own training loop")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
 
 
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..benchrecord import BENCH_SCHEMA, HEADERS, rows, write_bench_record
     from ..cohort import load_cohort
     from ..errors import LidcbenchError
+    from ..records import _git_commit
     from ..run import FoldJob, plan
 
     console = Console()
@@ -72,14 +74,16 @@ def run(args: argparse.Namespace) -> int:
                                device, settings)
     bare = bench.inference(bare_model, method.crop, settings, slices_per_nodule)
     del bare_model
-    loader = None
+    loader = patches = None
     if not args.no_loader:
         from ..cache import load_patches
 
         console.print(f"timing the data path at {method.patch_size} px ...")
         patches = load_patches(cohort, "contours", size=method.patch_size)
-        workers = args.loader_workers if args.loader_workers is not None else min(8, os.cpu_count() or 1)
-        loader = bench.loader(patches.images, method.crop, settings, workers)
+        loader = bench.data_path(patches.images, method.crop, settings)
+    loop = loop_network = None
+    if not args.no_loop:
+        loop, loop_network = _time_method_loop(resolved, args, cohort, patches, settings, console)
     training_images = training.get("images_per_s")
     record = {
         "schema_version": BENCH_SCHEMA,
@@ -93,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
         "harness_over_bare": bench.ratio(inference, bare, "slices_per_s"),
         "loader_over_training": (loader["patches_per_s"]["median"] / training_images["median"]
                                  if loader and training_images else None),
+        "method_loop": loop, "network_at_loop_batch": loop_network,
+        "loop_over_network": bench.ratio(loop, loop_network, "images_per_s") if loop else None,
         "versions": {"lidcbench": __version__, "torch": torch.__version__, "cuda": torch.version.cuda,
-                     "python": platform.python_version(), "threads": torch.get_num_threads()},
+                     "python": platform.python_version(), "threads": torch.get_num_threads(),
+                     "commit": _git_commit()[0]},
     }
     path = write_bench_record(record, args.out)
     table = Table(title="Throughput (median over repeats, range in brackets)", title_justify="left")
@@ -103,5 +110,47 @@ def run(args: argparse.Namespace) -> int:
     for header, value in zip(HEADERS, rows(record)):
         table.add_row(header, value)
     console.print(table)
+    if loop:
+        console.print(f"the method's own training loop reaches {_percent(record['loop_over_network'])} of the "
+                      f"network's training rate at its batch of {loop['batch_size']}", highlight=False)
     console.print(f"wrote {path}")
     return 0
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{100 * ratio:.0f}%"
+
+
+def _time_method_loop(resolved, args, cohort, patches, settings, console):
+    """The method's own loop (the code `fit` runs, the profile's batch) and, as its yardstick, the
+    network's training step at that same batch, precision and memory format."""
+    import dataclasses
+    import warnings
+
+    import torch
+
+    from .. import bench
+
+    params = {**resolved.params, "pretrained": "none"}
+    if args.compile:
+        params["compile"] = True
+    method = resolved.method_class(**params)
+    if not hasattr(method, "training_loop"):
+        return None, None
+    device = torch.device(settings.device)
+    console.print(f"timing the method's own training loop ({'cached patches' if patches else 'random pixels'}) ...")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train = bench.loop_data(cohort, patches, method.patch_size)
+        loop = method.training_loop(train, device)
+        # The loop trains as fit does: bf16 and channels_last on a GPU, fp32 on the CPU.
+        same = dataclasses.replace(settings, batch_size=loop.batch_size, precision="bf16" if device.type == "cuda"
+                                   else "fp32", channels_last=device.type == "cuda")
+        workload = method.bench_workload(lambda model: bench.prepare(model, device, same))
+    timed = bench.method_loop(loop, same, workload.images_per_unit, workload.unit)
+    del loop, train
+    console.print(f"timing the network's training step at the loop's batch of {same.batch_size} ...")
+    network = bench.training(workload, same)
+    timed.update(precision=same.precision, channels_last=same.channels_last,
+                 data="cached patches" if patches else "random pixels")
+    return timed, network

@@ -70,17 +70,18 @@ def saving_to(target: Checkpointing | None) -> Iterator[None]:
         _target.reset(token)
 
 
-def epochs(total: int, **state: Any) -> Iterator[int]:
-    """The epoch numbers still to train, resuming from the job's checkpoint and saving to it.
+def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
+    """The epoch numbers still to train (from ``start``, or after the job's checkpoint's epoch if it has
+    one), saving a checkpoint every K epochs.
 
     ``state``: the objects whose state makes up training (model, optimiser,
     schedule, the sampler's generator, a history list), by name.
     """
     target = _target.get()
-    start = 0
     if target is not None and target.path.is_file():
-        start = _restore(target, state)
-        if start:
+        restored = _restore(target, state)
+        if restored:
+            start = restored
             print(f"lidcbench: resumed from {target.path} after epoch {start} of {total}", file=sys.stderr,
                   flush=True)
     for epoch in range(start, total):
