@@ -19,6 +19,7 @@ import pandas as pd
 
 from .attributes import ATTRIBUTES
 from .errors import RecordError
+from .overseeds import summarize_over_seeds
 from .records import DEFAULT_RESULTS, RunRecord, read_records
 from .score import YARDSTICKS, compare, summarize, summarize_attributes
 
@@ -63,6 +64,7 @@ class Leaderboard:
     entries: tuple[Entry, ...]
     yardsticks: dict[str, dict[str, dict[str, float | None]]]
     yardstick_folds: list[int]
+    over_seeds: tuple = ()  # overseeds.SeedSummary of each method and profile run with several seeds
 
 
 def _entry(records: list[RunRecord]) -> Entry:
@@ -124,7 +126,8 @@ def build_leaderboards(records: list[RunRecord]) -> list[Leaderboard]:
             compared.append(entry)
         all_records = [r for records_ in groups.values() for r in records_]
         yardsticks, folds = _yardsticks(all_records)
-        boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds))
+        over_seeds = summarize_over_seeds(compared, REFERENCE_METHOD)
+        boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds, over_seeds))
     return boards
 
 
