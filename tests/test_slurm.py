@@ -91,7 +91,7 @@ def _state(task: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", task, "-o", "%T"], capture_output=True, text=True).stdout
 
 
-def test_a_requeued_job_resumes_from_its_checkpoint(env, tmp_path):
+def test_a_requeued_job_resumes_from_its_checkpoint(env, tmp_path, cache):
     """`scontrol requeue` kills the job mid-training (SIGTERM, then SIGKILL); the requeued job resumes and
     writes the record an uninterrupted run writes."""
     out, logs = tmp_path / "results", tmp_path / "logs"
@@ -105,7 +105,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint(env, tmp_path):
     job_id = re.search(r"submitted SLURM job array (\d+)", submitted.stdout)[1]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        found = list(out.rglob("fold0-seed0.checkpoint"))
+        found = list((cache / "checkpoints").rglob("fold0-seed0-*.checkpoint"))
         if found and _checkpoint_epoch(found[0]) >= 1:
             break
         time.sleep(0.5)
@@ -123,10 +123,10 @@ def test_a_requeued_job_resumes_from_its_checkpoint(env, tmp_path):
     time.sleep(1)
     log = "\n".join(p.read_text() for p in sorted(logs.glob("*_log.err")))
     assert "DUE TO JOB REQUEUE" in log
-    assert re.search(r"resumed from \S+fold0-seed0.checkpoint after epoch [12] of 3", log), log
+    assert re.search(r"resumed from \S+fold0-seed0-\w+\.checkpoint after epoch [12] of 3", log), log
     records = read_records(out)
     assert [r.nodules for r in records] == [r.nodules for r in read_records(tmp_path / "straight")]
-    assert not list(out.rglob("*.checkpoint"))
+    assert not found[0].exists()  # deleted once the record was written
 
 
 def test_a_failing_job_names_its_error_and_log(env, tmp_path):

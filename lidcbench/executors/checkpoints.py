@@ -2,7 +2,8 @@
 
 The fold job (:func:`lidcbench.run.run_fold`) says where its checkpoint lives and
 how often to save, through a context variable, the way :mod:`lidcbench.progress`
-does for progress. A method's epoch loop asks for its epochs here::
+does for progress (and an environment variable, which a child process that runs
+the method inherits). A method's epoch loop asks for its epochs here::
 
     for epoch in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser,
                                     schedule=schedule, sampler=generator):
@@ -20,6 +21,8 @@ job (a method used on its own) nothing is saved or read.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import random
 import secrets
@@ -31,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 1
+CHECKPOINTS = "checkpoints"  # the folder under the cache root
+ENVIRONMENT = "LIDCBENCH_CHECKPOINT"  # how a method's child process learns its job's checkpointing
 DEFAULT_EVERY = 5  # epochs between saves: a paper-profile ResNet-50 checkpoint is ~300 MB
 
 
@@ -49,25 +54,45 @@ _target: ContextVar[Checkpointing | None] = ContextVar("lidcbench_checkpoint", d
 
 
 def checkpoint_path(record_path: Path) -> Path:
-    """The checkpoint beside a job's record: ``fold0-seed0.json`` -> ``fold0-seed0.checkpoint``
-    (in the results folder, which a cluster shares between nodes)."""
-    return record_path.with_suffix(".checkpoint")
+    """The checkpoint of the job whose record goes to ``record_path``: in the cache folder (shared by a
+    cluster's nodes like the patches), not beside the record, because the leakage guard keeps a
+    method's process out of the results folder (records list test labels)."""
+    from ..cachedir import cache_root
+
+    record_path = Path(record_path)
+    results = hashlib.sha256(str(record_path.resolve().parents[2]).encode()).hexdigest()[:8]
+    setting, method = record_path.parent.parent.name, record_path.parent.name
+    return cache_root() / CHECKPOINTS / setting / method / f"{record_path.stem}-{results}.checkpoint"
 
 
 def current() -> Checkpointing | None:
-    return _target.get()
+    """The checkpointing of the fold job in progress: the context variable, or, in a child process
+    that runs the method (lidcbench.isolation), the environment variable the runner set."""
+    target = _target.get()
+    if target is None and os.environ.get(ENVIRONMENT):
+        saved = json.loads(os.environ[ENVIRONMENT])
+        target = Checkpointing(Path(saved["path"]), saved["every"], saved["identity"])
+    return target
 
 
 @contextlib.contextmanager
 def saving_to(target: Checkpointing | None) -> Iterator[None]:
-    """Let :func:`epochs` calls in this context resume from and save to ``target`` (None: neither)."""
+    """Let :func:`epochs` calls in this context, and in processes started within it, resume from
+    and save to ``target`` (None: neither)."""
     if target is not None and (not isinstance(target.every, int) or target.every < 1):
         raise ValueError(f"checkpoints every {target.every!r} epochs: give a whole number >= 1")
     token = _target.set(target)
+    before = os.environ.pop(ENVIRONMENT, None)
+    if target is not None:
+        os.environ[ENVIRONMENT] = json.dumps({"path": str(target.path), "every": target.every,
+                                              "identity": target.identity})
     try:
         yield
     finally:
         _target.reset(token)
+        os.environ.pop(ENVIRONMENT, None)
+        if before is not None:
+            os.environ[ENVIRONMENT] = before
 
 
 def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
@@ -77,7 +102,7 @@ def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
     ``state``: the objects whose state makes up training (model, optimiser,
     schedule, the sampler's generator, a history list), by name.
     """
-    target = _target.get()
+    target = current()
     if target is not None and target.path.is_file():
         restored = _restore(target, state)
         if restored:
