@@ -74,26 +74,33 @@ def run_in_process(jobs: list[GridJob], view: JobView) -> None:
         view.finished(grid_job.label, worker.record_auc(record), str(path))
 
 
-def run_in_workers(jobs: list[GridJob], view: JobView, workers: int, gpus: list[str]) -> None:
-    """Up to ``workers`` jobs at once; a job that fails is reported and the others go on."""
-    context = multiprocessing.get_context("spawn")  # no forked copies of torch's or rich's state
-    events, counter = context.Queue(), context.Value("i", 0)
-    threads = threads_per_worker(workers) if not gpus else max(1, available_cores() // workers)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=worker.initialise,
-                             initargs=(counter, gpus, threads, events)) as pool:
-        futures = {pool.submit(worker.run, j.job, j.label): j for j in jobs}
+class Workers:
+    """``workers`` worker processes, started at once so that their imports and cohort loading overlap
+    the runner's own preparation (:func:`lidcbench.executors.grid.prepare_data`)."""
+
+    def __init__(self, workers: int, gpus: list[str], protocols: list[dict]):
+        context = multiprocessing.get_context("spawn")  # no forked copies of torch's or rich's state
+        self.events, counter = context.Queue(), context.Value("i", 0)
+        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=worker.initialise,
+                                        initargs=(counter, gpus, threads_per_worker(workers), self.events,
+                                                  protocols))
+        for _ in range(workers):  # the pool starts a process per task while none is idle
+            self.pool.submit(worker.limits)
+
+    def run(self, jobs: list[GridJob], view: JobView) -> None:
+        """Up to ``workers`` jobs at once; a job that fails is reported and the others go on."""
+        futures = {self.pool.submit(worker.run, j.job, j.label): j for j in jobs}
         running = set(futures)
-        try:
-            while running:
-                done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(events, view)
-                for future in done:
-                    _report(future, futures[future].label, view)
-        except KeyboardInterrupt:
-            # The workers got the same Ctrl-C; records are atomic and checkpoints stay for the rerun.
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        _drain(events, view)
+        while running:
+            done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(self.events, view)
+            for future in done:
+                _report(future, futures[future].label, view)
+        _drain(self.events, view)
+
+    def close(self) -> None:
+        # After Ctrl-C the workers got the same signal; records are atomic and checkpoints stay for the rerun.
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _drain(events, view: JobView) -> None:

@@ -56,24 +56,36 @@ def run_grid(template: FoldJob, methods: list[str], folds: list[int], seeds: lis
     grid = plan_grid(template, methods, folds, seeds, force=options.force)
     _print_plan(console, grid, methods, folds, seeds, options, workers, gpus)
     pending = list(grid.pending)
-    if pending:
-        # Cohort and patch cache once, before any worker or array task could start building them side by side.
-        prepare_data(pending, progress=True)
-    failures, submitted = [], None
-    if pending and options.executor == "slurm":
-        submitted, failures = _run_on_slurm(pending, options, console)
-    elif pending:
-        from .view import JobView
+    in_workers = options.executor == "local" and pending and (workers > 1 or gpus)
+    pool = local.Workers(workers, gpus, _protocols(pending)) if in_workers else None
+    try:
+        if pending:
+            # Cohort and patch cache once, before any job could start building them side by side.
+            prepare_data(pending, progress=True)
+        failures, submitted = [], None
+        if pending and options.executor == "slurm":
+            submitted, failures = _run_on_slurm(pending, options, console)
+        elif pending:
+            from .view import JobView
 
-        with JobView(console, [j.label for j in pending]) as view:
-            if workers == 1 and not gpus:
-                local.run_in_process(pending, view)
-            else:
-                local.run_in_workers(pending, view, workers, gpus)
-        failures = view.failures
+            with JobView(console, [j.label for j in pending]) as view:
+                if pool is None:
+                    local.run_in_process(pending, view)
+                else:
+                    pool.run(pending, view)
+            failures = view.failures
+    finally:
+        if pool is not None:
+            pool.close()
     if submitted is None or options.wait:
         _print_outcome(console, grid, failures)
     return RunResult(grid, failures, None if options.wait else submitted)
+
+
+def _protocols(jobs) -> list[dict]:
+    import json
+
+    return list({json.dumps(j.job.protocol, sort_keys=True): j.job.protocol for j in jobs}.values())
 
 
 def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions, workers: int, gpus) -> None:

@@ -22,8 +22,9 @@ def limit_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
-def initialise(counter, gpus: list[str], threads: int, events) -> None:
-    """Worker start: take the next slot, its GPU (round robin) and its share of the cores."""
+def initialise(counter, gpus: list[str], threads: int, events, protocols: list[dict] = ()) -> None:
+    """Worker start: take the next slot, its GPU (round robin) and its share of the cores; then load
+    what every job needs (imports, the cohort of each protocol) while the runner prepares the data."""
     global _events, _where
     with counter.get_lock():
         slot = counter.value
@@ -35,6 +36,15 @@ def initialise(counter, gpus: list[str], threads: int, events) -> None:
     # Read back from the process's own state, so the view shows what the job really gets.
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     _where = f"{'GPU ' + visible if gpus else 'cpu'}, {threads} thread(s)"
+    try:
+        from ..cohort import load_cohort  # cached per process
+        from ..protocol import Protocol
+        from ..run import run_fold  # noqa: F401  (its imports)
+
+        for protocol in protocols:
+            load_cohort(Protocol(**protocol))
+    except Exception:  # pylint: disable=broad-except
+        pass  # the job meets the same error and reports it
 
 
 def run(job, label: str) -> tuple[str, float | None]:
