@@ -30,6 +30,8 @@ class DiameterMethod(Method):
         return self
 
     def predict(self, test: FoldData) -> pd.DataFrame:
+        if test.nodules.empty:  # a fold with no test nodule: scikit-learn refuses 0 samples
+            return prediction_frame(test, np.empty(0))
         per_nodule = dict(zip(test.nodules["nodule_id"], self.model_.predict_proba(self._features(test))[:, 1]))
         malignancy = np.array([per_nodule[n] for n in test.patches.nodule_ids])
         return prediction_frame(test, malignancy)

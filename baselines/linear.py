@@ -29,6 +29,12 @@ class _LinearMethod(Method):
     def _regressor(self, splits):
         raise NotImplementedError
 
+    def training_set_problem(self, nodules):
+        patients = nodules["patient_id"].nunique() if len(nodules) else 0
+        if patients < self.inner_folds:  # GroupKFold needs a patient for each inner fold
+            return f"holds nodules of {patients} patient(s); inner_folds={self.inner_folds} needs at least as many"
+        return super().training_set_problem(nodules)
+
     def fit(self, train: FoldData) -> _LinearMethod:
         features = feature_matrix(train.patches.images)
         targets = train.targets()
@@ -41,6 +47,8 @@ class _LinearMethod(Method):
         return self
 
     def predict(self, test: FoldData):
+        if not len(test.patches):  # scikit-learn refuses 0 samples
+            return prediction_frame(test, np.empty(0), np.empty((0, len(ATTRIBUTE_NAMES))))
         features = feature_matrix(test.patches.images)
         predicted = {name: model.predict(features) for name, model in self.models_.items()}
         attributes = np.column_stack([predicted[name] for name in ATTRIBUTE_NAMES])

@@ -151,6 +151,7 @@ def clear_cache(cache_dir: Path | str | None = None, keys: Sequence[str] | None 
 
 def _build(path: Path, manifest: dict[str, Any], source: Source, kept: pd.DataFrame, size: int,
            workers: int, console) -> Patches:
+    source.prepare(kept, workers, console)  # e.g. the ct source reads its series' headers, in parallel
     rows = kept.to_dict("records")
     images = np.empty((sum(len(row["slices"]) for row in rows), size, size), dtype=STORED_DTYPE)
     started = time.perf_counter()

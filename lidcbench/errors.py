@@ -65,6 +65,14 @@ class AnalysisError(LidcbenchError):
     """An analysis (RFE, t-SNE) has no usable inputs: no records of the method, no predicted attributes, too few folds."""
 
 
+class CoverageError(LidcbenchError):
+    """Fewer of the cohort's nodules have pixels than the user's --min-coverage asks for."""
+
+
+class TrainingSetError(LidcbenchError):
+    """A fold's training set cannot train the method: a class absent, or fewer nodules or patients than it needs."""
+
+
 class ExecutorError(LidcbenchError):
     """A run's grid or executor options are malformed, or its executor cannot start (no SLURM, no submitit,
     no such GPU, a results folder that cannot be written)."""

@@ -18,10 +18,13 @@ from typing import Any
 import pandas as pd
 
 from .attributes import ATTRIBUTES
-from .errors import RecordError
+from .coverage import records_coverage, scored_text
+from .errors import CoverageError, RecordError
 from .overseeds import summarize_over_seeds
+from .readers.comparison import compare_board
 from .records import DEFAULT_RESULTS, RunRecord, read_records
 from .score import YARDSTICKS, compare, summarize, summarize_attributes
+from .skips import SkippedFold, read_skips
 
 DEFAULT_OUT = Path("leaderboards")
 # Size alone separates this cohort well, so every method is also compared with the
@@ -40,6 +43,7 @@ class Entry:
     nodules: pd.DataFrame
     summary: dict[str, Any]
     versus_reference: dict[str, Any] | None = None
+    skipped: tuple[SkippedFold, ...] = ()  # its folds marked as not scored (no test nodule had pixels)
 
     @property
     def label(self) -> str:
@@ -49,6 +53,12 @@ class Entry:
     @property
     def folds(self) -> list[int]:
         return [r.fold for r in self.records]
+
+    @property
+    def coverage(self) -> tuple[int, int]:
+        """(test nodules scored, test nodules of its folds in the cohort): fewer with part of LIDC-IDRI."""
+        scored, total = records_coverage(self.records)
+        return scored, total + sum(int(m.coverage["fold_nodules"]) for m in self.skipped)
 
     @property
     def predicts_attributes(self) -> bool:
@@ -64,7 +74,14 @@ class Leaderboard:
     entries: tuple[Entry, ...]
     yardsticks: dict[str, dict[str, dict[str, float | None]]]
     yardstick_folds: list[int]
-    over_seeds: tuple = ()  # overseeds.SeedSummary of each method and profile run with several seeds
+    readers: Any = None  # readers.comparison.ReaderComparison: one radiologist against the others
+    skipped: tuple[SkippedFold, ...] = ()  # folds not scored, e.g. no test nodule had its scan
+    hidden: tuple[str, ...] = ()  # rows left out below --min-coverage, with their coverage
+
+    @property
+    def partial(self) -> bool:
+        """Some row scores fewer nodules than its folds hold: the page must say so above its tables."""
+        return any(scored < total for scored, total in (e.coverage for e in self.entries))
 
 
 def _entry(records: list[RunRecord]) -> Entry:
@@ -89,7 +106,7 @@ def _versus_reference(entry: Entry, reference: Entry) -> dict[str, Any] | None:
     columns = ["nodule_id", "label", "malignancy"]
     ours = entry.nodules[columns][entry.nodules["nodule_id"].isin(shared)]
     theirs = reference.nodules[columns][reference.nodules["nodule_id"].isin(shared)]
-    return compare(ours, theirs)
+    return {**compare(ours, theirs), "nodules": len(shared)}
 
 
 def _yardsticks(records: list[RunRecord]) -> tuple[dict[str, dict[str, dict[str, float | None]]], list[int]]:
@@ -107,16 +124,23 @@ def _rank(entry: Entry) -> tuple:
     return (auc is None, -(auc or 0.0), entry.method, entry.profile, entry.seed)
 
 
-def build_leaderboards(records: list[RunRecord]) -> list[Leaderboard]:
+def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = (),
+                       min_coverage: float | None = None) -> list[Leaderboard]:
     """Group records by board, then by (method, profile, seed), ranked by pooled AUC; compare each
-    entry with the reference method."""
+    entry with the reference method. ``skipped``: folds marked as not scored, listed on their board;
+    ``min_coverage``: hide rows that score a smaller fraction of their folds' nodules."""
     by_setting: dict[str, dict[tuple[str, str, int], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in sorted(records, key=lambda r: (r.board, r.method, r.profile, r.seed, r.fold)):
         by_setting[record.board][(record.method, record.profile, record.seed)].append(record)
     boards = []
     for setting in sorted(by_setting):
         groups = by_setting[setting]
-        entries = sorted((_entry(groups[key]) for key in sorted(groups)), key=_rank)
+        board_skips = tuple(m for m in skipped if m.board == setting)
+        entries = sorted((replace(_entry(groups[key]), skipped=tuple(
+            m for m in board_skips if (m.method, m.profile, m.seed) == key)) for key in sorted(groups)), key=_rank)
+        hidden = tuple(f"{e.label} seed {e.seed}: {scored_text(*e.coverage)}" for e in entries
+                       if min_coverage is not None and e.coverage[0] < min_coverage * e.coverage[1])
+        entries = [e for e in entries if min_coverage is None or e.coverage[0] >= min_coverage * e.coverage[1]]
         references = [e for e in entries if e.method == REFERENCE_METHOD]
         compared = []
         for entry in entries:
@@ -126,8 +150,10 @@ def build_leaderboards(records: list[RunRecord]) -> list[Leaderboard]:
             compared.append(entry)
         all_records = [r for records_ in groups.values() for r in records_]
         yardsticks, folds = _yardsticks(all_records)
+        readers = compare_board(compared, all_records[0])
         over_seeds = summarize_over_seeds(compared, REFERENCE_METHOD)
-        boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds, over_seeds))
+        boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds, readers,
+                                  skipped=board_skips, hidden=hidden, over_seeds=over_seeds))
     return boards
 
 
@@ -135,39 +161,49 @@ GENERATED_MARK = "<!-- generated by `lidcbench leaderboard` from result records;
 
 
 def _stale(out_dir: Path, keep: set[Path]) -> list[Path]:
-    """Pages this command wrote earlier whose setting has no records any more (and their figures)."""
+    """Pages this command wrote earlier whose setting has no records any more, and figures of generated
+    pages that were not written this time (a gallery of a method whose records are gone)."""
     stale = []
     for page in sorted(out_dir.glob("*.md")):
-        if page in keep:
-            continue
         with page.open(encoding="utf-8") as handle:
-            if handle.readline().rstrip("\n") == GENERATED_MARK:
-                stale += [page, page.with_name(f"{page.stem}-roc.png")]
+            if handle.readline().rstrip("\n") != GENERATED_MARK:
+                continue
+        stale += [] if page in keep else [page]
+        stale += [figure for figure in sorted(out_dir.glob(f"{page.stem}-*.png")) if figure not in keep]
     return [p for p in stale if p.exists()]
 
 
-def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT) -> list[Path]:
-    """Write one page and one ROC figure per setting, plus an index; returns the paths written.
+def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT,
+               min_coverage: float | None = None) -> list[Path]:
+    """Write one page, its ROC and reliability figures and galleries per setting, plus an index; returns
+    the paths written.
 
     Pages from an earlier run whose records are gone are removed, so no
     leaderboard outlives its evidence.
     """
     from .leaderboardview import index_markdown, page_markdown, write_roc_figure
+    from .readers.view import write_galleries, write_reliability_figure
 
     results_dir, out_dir = Path(results_dir), Path(out_dir)
+    if min_coverage is not None and not 0.0 <= min_coverage <= 1.0:
+        raise CoverageError(f"--min-coverage takes a fraction between 0 and 1, got {min_coverage!r}.")
     records = read_records(results_dir)
     if not records:
         raise RecordError(f"no result records under {results_dir}/; make some with `lidcbench run` or "
                           "`lidcbench score PREDICTIONS.csv --out DIR`, or point --results at them.")
-    boards = build_leaderboards(records)
+    boards = build_leaderboards(records, read_skips(results_dir), min_coverage)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for board in boards:
         figure = out_dir / f"{board.setting}-roc.png"
         write_roc_figure(board, figure)
+        reliability = out_dir / f"{board.setting}-reliability.png"
+        write_reliability_figure(board, reliability)
+        galleries = write_galleries(board, out_dir) if board.entries else None  # every row below --min-coverage
         page = out_dir / f"{board.setting}.md"
-        page.write_text(page_markdown(board, figure.name, GENERATED_MARK), encoding="utf-8")
-        written += [page, figure]
+        page.write_text(page_markdown(board, figure.name, GENERATED_MARK, reliability.name, galleries),
+                        encoding="utf-8")
+        written += [page, figure, reliability, *(g.path for g in galleries or () if g.path is not None)]
     index = out_dir / "README.md"
     index.write_text(index_markdown(boards, GENERATED_MARK), encoding="utf-8")
     written.append(index)

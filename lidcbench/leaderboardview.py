@@ -6,10 +6,12 @@ from pathlib import Path
 
 from . import paper
 from .attributes import ATTRIBUTES
+from .coverage import scored_text
 from .figures import new_figure, save_png
 from .leaderboard import REFERENCE_METHOD, Leaderboard
 from .metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
 from .protocol import Protocol
+from .readers import view as readers_view
 from .score import SIZE_SPLIT_MM, STRATA, STRATUM_LABELS
 
 REPORTED = f"({paper.MARK})"
@@ -71,33 +73,57 @@ def _heading(board: Leaderboard) -> list[str]:
     ]
 
 
+def _coverage_mark(board: Leaderboard) -> list[str]:
+    """Above the tables: partial coverage, skipped folds and hidden rows, so no reader misses them."""
+    lines = []
+    if board.partial:
+        rows = "; ".join(f"{e.label} seed {e.seed}: {scored_text(*e.coverage)}" for e in board.entries)
+        lines.append(f"> **Partial coverage.** Some rows score only part of the cohort's nodules in their test folds "
+                     f"(the scans of the others were not in the DICOM download): {rows}. Rows with different "
+                     "coverage are not comparable number for number; the ΔAUC column compares each row with the "
+                     f"`{REFERENCE_METHOD}` baseline on the nodules both scored only.")
+    if board.skipped:
+        folds = "; ".join(f"{m.method} seed {m.seed}, {m.line()}" for m in board.skipped)
+        lines.append(f"> **Folds not scored** (skipped, no row covers them): {folds}.")
+    if board.hidden:
+        lines.append(f"> **Rows hidden** below `--min-coverage`: {'; '.join(board.hidden)}.")
+    return [line for mark in lines for line in (mark, "")]
+
+
 def _classification(board: Leaderboard) -> list[str]:
     has_reference = any(e.versus_reference for e in board.entries)
-    headers = ["Method", "Seed", "Folds", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑", "Pooled AUC [95% CI] ↑"]
+    headers = ["Method", "Seed", "Folds", "Scored / cohort", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑",
+               "Pooled AUC [95% CI] ↑"]
     headers += [f"ΔAUC vs {REFERENCE_METHOD} [95% CI], p"] if has_reference else []
+    headers += readers_view.CALIBRATION_HEADERS
     rows = []
     for entry in board.entries:
         mean, pooled = entry.summary["classification"], entry.summary["pooled"]
-        row = [entry.label, str(entry.seed), _folds(entry.folds), _spread(mean["accuracy"], 1, 100),
+        row = [entry.label, str(entry.seed), _folds(entry.folds), scored_text(*entry.coverage),
+               _spread(mean["accuracy"], 1, 100),
                _spread(mean["sensitivity"], 1, 100), _spread(mean["specificity"], 1, 100),
                _spread(mean["auc"], 3), _with_ci(pooled["auc"], pooled["auc_ci"], 3)]
         if has_reference:
             versus = entry.versus_reference
             row.append("-" if versus is None else
-                       f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}")
-        rows.append(row)
+                       f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}"
+                       + (f", on {versus['nodules']}" if versus.get("nodules", 0) < entry.coverage[0] else ""))
+        rows.append(row + readers_view.calibration_cells(entry))
     for name, acc, sen, spe, auc in paper.TABLE_II:
-        row = [f"{name} {REPORTED}", "-", "-", f"{acc:.1f}", f"{sen:.1f}", f"{spe:.1f}", _number(auc, 3), "-"]
-        rows.append(row + (["-"] if has_reference else []))
+        row = [f"{name} {REPORTED}", "-", "-", "-", f"{acc:.1f}", f"{sen:.1f}", f"{spe:.1f}", _number(auc, 3), "-"]
+        rows.append(row + (["-"] if has_reference else []) + ["-"] * len(readers_view.CALIBRATION_HEADERS))
     return [
         "## Benign vs malignant", "",
+        "Scored / cohort: test nodules scored, of the cohort's nodules in the row's test folds, skipped "
+        "folds included (fewer when scans are missing from a partial DICOM download). "
         f"Acc, Sen, Spe at a threshold of {THRESHOLD:g} (a probability of {THRESHOLD:g} or more counts as "
         "malignant) and ROC AUC, per test fold, then mean ± sample standard deviation over folds. Pooled AUC: "
         f"all test nodules of the folds at once, with a {CONFIDENCE:.0%} percentile bootstrap interval over "
         f"nodules ({N_RESAMPLES} seeded resamples). "
         + (f"ΔAUC: paired difference from the `{REFERENCE_METHOD}` baseline (DeLong) on the nodules both "
-           "scored; positive means better than size alone. " if has_reference else "")
-        + "Higher is better (↑).", "",
+           "scored (their number follows the p-value where it is fewer than the row's); positive means better "
+           "than size alone. " if has_reference else "")
+        + "Higher is better (↑). " + readers_view.calibration_note(), "",
         *_table(headers, rows),
         f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "
         "1422-nodule cohort; they are not comparable number for number.", "",
@@ -195,21 +221,34 @@ def _provenance(board: Leaderboard) -> list[str]:
     return ["## How these were made", "", *_table(headers, rows)]
 
 
-def page_markdown(board: Leaderboard, figure_name: str, mark: str) -> str:
-    lines = [mark, *_heading(board), *_classification(board), *_over_seeds(board),
+def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,
+                  galleries: list | None = None) -> str:
+    lines = [mark, *_heading(board), *_coverage_mark(board), *_classification(board), *_over_seeds(board),
              f"![ROC curves, pooled test nodules]({figure_name})",
-             "", *_by_size(board), *_attributes(board), *_provenance(board)]
+             "", *readers_view.reader_section(board),
+             *(readers_view.calibration_section(board, reliability_name) if reliability_name else []),
+             *_by_size(board), *_attributes(board), *readers_view.attribute_pairs_section(board),
+             *(readers_view.gallery_section(board, galleries) if galleries is not None else []),
+             *_provenance(board)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def index_markdown(boards: list[Leaderboard], mark: str) -> str:
     rows = [[f"[{b.setting}]({b.setting}.md)", b.first.protocol_hash, b.first.source,
-             ", ".join(sorted({e.label for e in b.entries}))] for b in boards]
+             ", ".join(sorted({e.label for e in b.entries})), _page_coverage(b)] for b in boards]
     lines = [mark, "# Leaderboards", "",
              "One page per protocol and pixel source (with its settings), regenerated from the result records "
              "by `lidcbench leaderboard`. A method's profile is part of its row name.", "",
-             *_table(["Page", "Protocol", "Source", "Methods (profile)"], rows)]
+             *_table(["Page", "Protocol", "Source", "Methods (profile)", "Coverage"], rows)]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _page_coverage(board: Leaderboard) -> str:
+    if not board.partial and not board.skipped:
+        return "every test nodule of its folds"
+    lowest = min((e.coverage for e in board.entries), key=lambda c: c[0] / c[1] if c[1] else 1.0, default=None)
+    text = f"**partial**, lowest row {scored_text(*lowest)}" if lowest and board.partial else "**partial**"
+    return text + (f"; {len(board.skipped)} fold(s) skipped" if board.skipped else "")
 
 
 def write_roc_figure(board: Leaderboard, path: Path) -> None:
@@ -225,8 +264,10 @@ def write_roc_figure(board: Leaderboard, path: Path) -> None:
         fpr, tpr, _ = roc_curve(nodules["label"], nodules["malignancy"])
         auc = entry.summary["pooled"]["auc"]
         axes.plot(fpr, tpr, linewidth=1.2, label=f"{entry.label} (seed {entry.seed}), AUC {auc:.3f}")
+    readers_view.add_reader_points(axes, board.readers)
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=0.8)
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
              title=f"Pooled test nodules, protocol {board.first.protocol_hash}, {board.first.source}")
-    axes.legend(loc="lower right", fontsize=7)
+    if axes.get_legend_handles_labels()[0]:  # no curve when every row is hidden or single-class
+        axes.legend(loc="lower right", fontsize=7)
     save_png(figure, path)

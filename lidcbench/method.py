@@ -93,6 +93,20 @@ class Method:
     def default_profile(cls, device: str) -> str:
         return next(iter(cls.profiles))
 
+    def training_set_problem(self, nodules: pd.DataFrame) -> str | None:
+        """Why ``fit`` cannot learn from these labelled training nodules (cohort rows), or None.
+
+        Checked by the runner before training, so that a partial download gives a
+        one-line error instead of a traceback from deep inside a fit. A method that
+        needs more (patients for inner cross-validation, say) extends it."""
+        counts = nodules["label"].value_counts() if len(nodules) else pd.Series(dtype=int)
+        if len(nodules) < 2:
+            return f"holds {len(nodules)} nodule(s); a method needs at least 2"
+        absent = [name for value, name in ((0, "benign"), (1, "malignant")) if counts.get(value, 0) == 0]
+        if absent:
+            return f"holds no {' and no '.join(absent)} nodule ({len(nodules)} nodules in all)"
+        return None
+
     def fit(self, train: FoldData) -> Method:
         raise NotImplementedError
 

@@ -37,6 +37,7 @@ class FoldJob:
     out_dir: str = str(DEFAULT_RESULTS)
     device: str = "auto"
     checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
+    min_coverage: float | None = None  # refuse to score when fewer of the cohort's nodules have pixels
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,13 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     """Run one fold job end to end and write its record (atomically)."""
     from .cache import load_patches
     from .cohort import load_cohort
+    from .coverage import check_min_coverage, cohort_coverage, fold_record
     from .executors import checkpoints
     from .folds import load_folds
     from .predictions import validate_predictions
     from .records import new_record, write_record
     from .score import nodule_predictions, score_fold
+    from .skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
 
     resolved = plan(job, registry)
     protocol = Protocol(**job.protocol)
@@ -119,10 +122,18 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     test_table = test_table[test_table["nodule_id"].isin(available)].reset_index(drop=True)
     train = FoldData(train_table, patches.select(train_table["nodule_id"]), labelled=True)
     test = FoldData.unlabelled(test_table, patches.select(test_table["nodule_id"]))
+    coverage = cohort_coverage(cohort.table, patches.missing)
+    check_min_coverage(coverage, job.min_coverage)
+    coverage = fold_record(coverage, len(fold_ids), len(test_table))
 
     started = time.perf_counter()
     method = resolved.method_class(**resolved.params)
-    # An interrupted job resumes from its checkpoint, beside where its record will be.
+    reason = screen_fold(method, train_table, test_table, job.fold)  # before any training
+    if reason:
+        marker = SkippedFold(job.method, job.fold, job.seed, resolved.profile, job.source, settings, protocol.hash,
+                             reason, coverage)
+        raise FoldSkipped(marker, write_skip(marker, job.out_dir))
+    # An interrupted job resumes from its checkpoint, found from where its record will be.
     checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
                                               job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
     with checkpoints.saving_to(checkpointing):
@@ -144,8 +155,10 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=wall_time,
+        coverage=coverage,
     )
     path = write_record(record, job.out_dir)
+    clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
     checkpoints.discard(checkpointing)
     return record, path
 
@@ -165,7 +178,8 @@ class FoldOutcome:
     fold: int
     path: Path
     skipped: bool  # the record existed and was kept
-    record: RunRecord
+    record: RunRecord | None  # None when the fold was not scored
+    skip_reason: str | None = None  # why not, e.g. "no test nodules present" (path: its skip marker)
 
 
 def run_folds(jobs: Iterable[FoldJob], force: bool = False, registry: Registry | None = None,
@@ -180,7 +194,13 @@ def run_folds(jobs: Iterable[FoldJob], force: bool = False, registry: Registry |
         if exists and not force:
             outcomes.append(FoldOutcome(job.fold, path, True, read_record(path)))
             continue
-        record, path = run_fold(job, registry)
+        from .skips import FoldSkipped
+
+        try:
+            record, path = run_fold(job, registry)
+        except FoldSkipped as skipped:
+            outcomes.append(FoldOutcome(job.fold, skipped.path, False, None, skipped.marker.reason))
+            continue
         outcomes.append(FoldOutcome(job.fold, path, False, record))
     return outcomes
 

@@ -32,11 +32,14 @@ def background_hu(k: int, size: int = IMAGE_SIZE) -> np.ndarray:
 
 
 def write_series(scan_id: int, nodules: pd.DataFrame, root: Path, layout: str = "uids",
-                 slices: Iterable[int] | None = None, rescale: tuple[float, float] = (1.0, -1024.0)) -> Path:
+                 slices: Iterable[int] | None = None, rescale: tuple[float, float] = (1.0, -1024.0),
+                 vendor_elements: int = 0) -> Path:
     """Write the series of ``scan_id`` under ``root`` and return its folder.
 
     nodules: cohort rows of this scan, each drawn as a blob. slices: which slice
     indices to write (default all). rescale: (slope, intercept) of every file.
+    vendor_elements: private elements added before and after group 0020 (each
+    that many), so that headers are as long as a scanner's (~150 elements).
     """
     scan = load_annotations().table.query("scan_id == @scan_id").iloc[0]
     zs = load_contours().slice_z[scan_id]
@@ -52,6 +55,9 @@ def write_series(scan_id: int, nodules: pd.DataFrame, root: Path, layout: str = 
                 rows, cols = np.indices(hu.shape)
                 hu[(rows - centre[0]) ** 2 + (cols - centre[1]) ** 2 <= radius**2] = BLOB_HU
         dataset = _dataset(scan, float(zs[k]), k + 1, hu, rescale)
+        for i in range(vendor_elements):
+            dataset.add_new((0x0019, 0x1000 + i), "LO", f"vendor value {i}")
+            dataset.add_new((0x0043, 0x1000 + i), "DS", f"{i}.5")
         dataset.save_as(folder / f"1-{names[k]:03d}.dcm", enforce_file_format=True)
     if layout == "tcia":
         _write_decoy(folder.parent.parent / "01-01-2000-NA-CXR-00001" / "1.000000-NA-00001", scan)

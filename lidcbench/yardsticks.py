@@ -18,21 +18,22 @@ import pandas as pd
 
 from .attributes import ATTRIBUTES
 from .card import inter_observer
+from .readers.pairs import reader_pairs
 
 
-def reader_vs_others(table: pd.DataFrame, rating: str) -> float | None:
-    """Mean |reader - mean of the other readers|, pooled over every reader of every nodule with two or more."""
-    differences = [
-        abs(value - (sum(ratings) - value) / (len(ratings) - 1))
-        for ratings in table[f"readers_{rating}"] if len(ratings) > 1
-        for value in ratings
-    ]
-    return float(np.mean(differences)) if differences else None
+def reader_vs_others(table: pd.DataFrame, rating: str, pairs: pd.DataFrame | None = None) -> float | None:
+    """Mean |reader - mean of the other readers|, pooled over every reader of every nodule with two or more
+    (the leave-one-reader-out ``pairs`` of ``table``, built here unless given)."""
+    pairs = reader_pairs(table) if pairs is None else pairs
+    if pairs.empty:
+        return None
+    return float((pairs[f"reader_{rating}"] - pairs[f"others_{rating}"]).abs().mean())
 
 
 def attribute_yardsticks(test_table: pd.DataFrame, train_table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     """Per attribute, on the original rating scale: the three references on ``test_table``."""
     pairwise = inter_observer(test_table)
+    pairs = reader_pairs(test_table)
     result = {}
     for attribute in ATTRIBUTES:
         name = attribute.name
@@ -40,7 +41,7 @@ def attribute_yardsticks(test_table: pd.DataFrame, train_table: pd.DataFrame) ->
         observed = pairwise[name]["mean_abs_diff"]
         result[name] = {
             "inter_observer": None if np.isnan(observed) else observed,
-            "reader_vs_others": reader_vs_others(test_table, name),
+            "reader_vs_others": reader_vs_others(test_table, name, pairs),
             "constant": float((test_table[name] - constant).abs().mean()),
             "constant_value": constant,
         }

@@ -37,7 +37,7 @@ def test_regenerating_from_the_same_records_gives_the_same_bytes(results, tmp_pa
 
 
 def test_the_page_shows_the_records_numbers_the_yardsticks_and_the_paper_marked(results, tmp_path):
-    (page, figure, index) = regenerate(results, tmp_path / "boards")
+    page, figure, *_, index = regenerate(results, tmp_path / "boards")
     text = page.read_text()
     nodules = [r.nodule_frame() for r in read_records(results) if r.method == "strong"]
     labels = [v for n in nodules for v in n.label]
@@ -47,7 +47,7 @@ def test_the_page_shows_the_records_numbers_the_yardsticks_and_the_paper_marked(
     assert f"| {pooled} [" in strong_row and "p = " in strong_row  # pooled AUC, then ΔAUC vs diameter
     assert text.index("| strong |") < text.index("| diameter |")  # ranked by pooled AUC
     assert "Readers, one vs the mean of the others" in text and "Constant, the training folds' mean" in text
-    assert f"| MTMR-Net ({MARK}) | - | - | 93.5 | 93.0 | 89.4 | 0.979 |" in text
+    assert f"| MTMR-Net ({MARK}) | - | - | - | 93.5 | 93.0 | 89.4 | 0.979 |" in text
     assert f"| IB (inter-observer) ({MARK}) | 0.90 | 0.09 | 0.21 | 0.91 | 0.81 | 0.84 | 0.76 | 0.054 |" in text
     assert figure.name in text and figure.read_bytes()[:4] == b"\x89PNG"
     assert page.name in index.read_text()
@@ -59,7 +59,7 @@ def test_each_setting_gets_its_own_page_and_stale_pages_go(results, tmp_path):
     boards = build_leaderboards(read_records(results))
     assert len(boards) == 2
     out = tmp_path / "boards"
-    assert len(regenerate(results, out)) == 5
+    assert len(regenerate(results, out)) == 7  # per page: itself, ROC and reliability figures; an index
     path.unlink()
     regenerate(results, out)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in regenerate(results, out))

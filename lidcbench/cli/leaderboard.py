@@ -10,6 +10,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of result records (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("leaderboards"), metavar="DIR",
                         help="folder for the pages and figures (default: %(default)s)")
+    parser.add_argument("--min-coverage", type=float, metavar="FRACTION",
+                        help="hide rows that score less than this fraction of their folds' cohort nodules "
+                             "(ct source with part of LIDC-IDRI); default: show every row, marked")
     parser.add_argument("--no-analyses", dest="analyses", action="store_false",
                         help="skip the RFE and t-SNE analyses in DIR/analyses/ (they take ~40 s on the full cohort)")
 
@@ -22,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     bench_records = read_bench_records(args.results)
     try:
-        written = regenerate(args.results, args.out)
+        written = regenerate(args.results, args.out, min_coverage=args.min_coverage)
     except RecordError:
         if not bench_records:
             raise

