@@ -77,6 +77,7 @@ class Leaderboard:
     readers: Any = None  # readers.comparison.ReaderComparison: one radiologist against the others
     skipped: tuple[SkippedFold, ...] = ()  # folds not scored, e.g. no test nodule had its scan
     hidden: tuple[str, ...] = ()  # rows left out below --min-coverage, with their coverage
+    over_seeds: tuple = ()  # overseeds.SeedSummary of each method and profile run with several seeds
 
     @property
     def partial(self) -> bool:

@@ -110,8 +110,9 @@ def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions,
 
         where = f"{workers} local worker(s), {threads_per_worker(workers)} thread(s) each"
         where += f", GPUs {','.join(gpus)} round robin" if gpus else ""
-    skipped = " (record exists, skipped; --force redoes them)" if grid.recorded else ""
-    console.print(f"{grid.describe(methods, folds, seeds)}{skipped}; running on {where}", highlight=False)
+    console.print(f"{grid.describe(methods, folds, seeds)}; running on {where}", highlight=False)
+    if grid.recorded:
+        console.print(f"{grid.recorded} job(s): record exists, skipped (--force redoes them)", highlight=False)
 
 
 def _run_on_slurm(pending, options: RunOptions, console) -> tuple[str, list[str]]:
