@@ -60,4 +60,5 @@ def build_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterato
         try:
             yield
         finally:
+            lock_path.unlink(missing_ok=True)  # leaves no file behind; a waiter holds the old one and re-checks
             fcntl.flock(handle, fcntl.LOCK_UN)
