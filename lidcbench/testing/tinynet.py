@@ -65,4 +65,6 @@ class TinyNetMethod(Method):
 
     @torch.inference_mode()
     def predict(self, test: FoldData):
+        if len(test.patches.images) == 0:  # a fold with no test patches
+            return prediction_frame(test, np.empty(0))
         return prediction_frame(test, torch.sigmoid(self.model_(self._features(test))[:, 0]).numpy())
