@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .cachedir import TEMPORARY_SUFFIX, cache_root, write_atomically
+from .cachedir import TEMPORARY_SUFFIX, build_lock, cache_root, write_atomically
 from .cohort import Cohort
 from .errors import CacheError, MissingScansError, PatchesError
 from .patches import Patches
@@ -73,14 +74,19 @@ def load_patches(cohort: Cohort, source: Source | str = "contours", size: int = 
     key = cache_key(source, cohort.protocol.hash, size, kept["nodule_id"].tolist())
     path = patches_dir(cache_dir) / f"{key}{SUFFIX}"
     console = _console() if progress else None
+    started = time.time()
     if path.exists():
         try:
             return _read_once(path, key, kept)
         except CacheError as error:
             if console:
                 console.print(f"[yellow]{error} Rebuilding it.[/]")
-    manifest = _manifest(key, source, cohort, size, kept, missing)
-    return _build(path, manifest, source, kept, size, workers or available_cores(), console)
+    # One build at a time: processes started together wait for the first one's file instead of each building it.
+    with build_lock(path, on_wait=lambda: console and console.print(f"waiting for another process building {path}")):
+        if path.exists() and os.path.getmtime(path) > started:  # the process we waited for built it
+            return read_patches(path, key, kept)
+        manifest = _manifest(key, source, cohort, size, kept, missing)
+        return _build(path, manifest, source, kept, size, workers or available_cores(), console)
 
 
 def read_patches(path: Path, key: str, kept: pd.DataFrame) -> Patches:

@@ -1,8 +1,9 @@
 """Where lidcbench keeps what it can rebuild: patch files and DICOM header indexes."""
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 CACHE_ENV = "LIDCBENCH_CACHE"
@@ -38,3 +39,26 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def build_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold ``<path>.lock`` (an exclusive ``flock``) while ``path`` is built, so that processes started
+    together wait for one build instead of each making their own; ``on_wait`` is called once if
+    another process holds it. The lock goes with the process, however it ends."""
+    import fcntl
+
+    lock_path = path.with_name(f"{path.name}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)  # leaves no file behind; a waiter holds the old one and re-checks
+            fcntl.flock(handle, fcntl.LOCK_UN)

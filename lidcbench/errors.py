@@ -80,3 +80,8 @@ class ParameterError(LidcbenchError, ValueError):
 class LeakageError(PluginError):
     """A method tried to open something that holds labels (the annotation database, the frozen
     grouping or folds, a cohort cache, result records) while fitting or predicting."""
+
+
+class ExecutorError(LidcbenchError):
+    """A run's grid or executor options are malformed, or its executor cannot start (no SLURM, no submitit,
+    no such GPU, a results folder that cannot be written)."""

@@ -20,6 +20,7 @@ import pandas as pd
 from .attributes import ATTRIBUTES
 from .coverage import records_coverage, scored_text
 from .errors import CoverageError, RecordError
+from .overseeds import summarize_over_seeds
 from .readers.comparison import compare_board
 from .records import DEFAULT_RESULTS, RunRecord, read_records
 from .score import YARDSTICKS, compare, summarize, summarize_attributes
@@ -79,6 +80,7 @@ class Leaderboard:
     readers: Any = None  # readers.comparison.ReaderComparison: one radiologist against the others
     skipped: tuple[SkippedFold, ...] = ()  # folds not scored, e.g. no test nodule had its scan
     hidden: tuple[str, ...] = ()  # rows left out below --min-coverage, with their coverage
+    over_seeds: tuple = ()  # overseeds.SeedSummary of each method and profile run with several seeds
 
     @property
     def partial(self) -> bool:
@@ -153,8 +155,9 @@ def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = ()
         all_records = [r for records_ in groups.values() for r in records_]
         yardsticks, folds = _yardsticks(all_records)
         readers = compare_board(compared, all_records[0])
+        over_seeds = summarize_over_seeds(compared, REFERENCE_METHOD)
         boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds, readers,
-                                  skipped=board_skips, hidden=hidden))
+                                  skipped=board_skips, hidden=hidden, over_seeds=over_seeds))
     return boards
 
 

@@ -136,6 +136,36 @@ def _classification(board: Leaderboard) -> list[str]:
     ]
 
 
+def _over_seeds(board: Leaderboard) -> list[str]:
+    if not board.over_seeds:
+        return []
+    has_reference = any(s.versus_reference for s in board.over_seeds)
+    headers = ["Method", "Seeds", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑", "Pooled AUC ↑"]
+    headers += [f"ΔAUC vs {REFERENCE_METHOD}, seed-averaged [95% CI], p"] if has_reference else []
+    rows = []
+    for summary in board.over_seeds:
+        m = summary.metrics
+        row = [summary.label, ",".join(map(str, summary.seeds)), _spread(m["accuracy"], 1, 100),
+               _spread(m["sensitivity"], 1, 100), _spread(m["specificity"], 1, 100), _spread(m["auc"], 3),
+               _spread(m["pooled_auc"], 3)]
+        if has_reference:
+            versus = summary.versus_reference
+            row.append("-" if versus is None else
+                       f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}")
+        rows.append(row)
+    return [
+        "## Over seeds", "",
+        "Methods run with several seeds: each metric of the table above (fold means, and the pooled AUC) "
+        "averaged over the seeds, ± the sample standard deviation across seeds; the per-seed rows stay in the "
+        "table above. "
+        + (f"ΔAUC: DeLong's paired test against `{REFERENCE_METHOD}` of the seed-averaged predictor (each "
+           "nodule's malignancy probability averaged over the seeds, the reference's over its own seeds), on "
+           "the nodules every seed scored, so every seed's predictions count and each nodule counts once."
+           if has_reference else ""), "",
+        *_table(headers, rows),
+    ]
+
+
 def _by_size(board: Leaderboard) -> list[str]:
     headers = ["Method", "Seed", "Size", "Nodules (malignant)", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑",
                "AUC [95% CI] ↑"]
@@ -199,7 +229,7 @@ def _provenance(board: Leaderboard) -> list[str]:
 
 def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,
                   galleries: list | None = None) -> str:
-    lines = [mark, *_heading(board), *_coverage_mark(board), *_classification(board),
+    lines = [mark, *_heading(board), *_coverage_mark(board), *_classification(board), *_over_seeds(board),
              f"![ROC curves, pooled test nodules]({figure_name})",
              "", *readers_view.reader_section(board),
              *(readers_view.calibration_section(board, reliability_name) if reliability_name else []),

@@ -35,6 +35,8 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "mtmr-rank": ("methods.mtmr:MtmrRank", "MTMR-Net ablation: cross-entropy + ranking, no attribute regression."),
     "tiny": ("lidcbench.testing.tiny:TinyMethod",
              "Two patch statistics into linear models; for fast end-to-end tests, not a baseline."),
+    "tiny-net": ("lidcbench.testing.tinynet:TinyNetMethod",
+                 "Two patch statistics into a logistic unit trained over epochs; for checkpoint tests, not a baseline."),
 }
 
 

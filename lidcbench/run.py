@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LidcbenchError, PluginError
+from .executors.checkpoints import DEFAULT_EVERY
 from .method import FoldData, Method
 from .params import annotations, check_params, convert
 from .protocol import Protocol
@@ -35,6 +36,7 @@ class FoldJob:
     protocol: dict[str, Any] = field(default_factory=dict)  # Protocol fields; {} is the default protocol
     out_dir: str = str(DEFAULT_RESULTS)
     device: str = "auto"
+    checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
     min_coverage: float | None = None  # refuse to score when fewer of the cohort's nodules have pixels
 
 
@@ -115,6 +117,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from .cache import load_patches
     from .cohort import load_cohort
     from .coverage import check_min_coverage, cohort_coverage, fold_record
+    from .executors import checkpoints
     from .folds import load_folds
     from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
     from .predictions import validate_predictions
@@ -146,9 +149,14 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         marker = SkippedFold(job.method, job.fold, job.seed, resolved.profile, job.source, settings, protocol.hash,
                              reason, coverage)
         raise FoldSkipped(marker, write_skip(marker, job.out_dir))
+    # An interrupted job resumes from its checkpoint, found from where its record will be; the
+    # guarded child learns where through the environment (lidcbench.executors.checkpoints).
+    checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
+                                              job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
     # In a guarded child process that cannot open what holds labels (lidcbench.isolation).
-    fitted = fit_predict(resolved.method_class, resolved.params, train, test,
-                         label_sources(cohort.db_path, [job.out_dir]), name=job.method)
+    with checkpoints.saving_to(checkpointing):
+        fitted = fit_predict(resolved.method_class, resolved.params, train, test,
+                             label_sources(cohort.db_path, [job.out_dir]), name=job.method)
     predictions = validate_predictions(fitted.predictions, cohort)
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
@@ -166,6 +174,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
+    checkpoints.discard(checkpointing)
     return record, path
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from . import progress
 from .devicedata import TrainingSet
+from .executors import checkpoints
 
 # loss(model, images (B, 1, crop, crop), targets (B, T)) -> (loss, {name: detached part})
 LossFunction = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -114,10 +115,16 @@ class TrainLoop:
 
     def run(self) -> nn.Module:
         """Train until ``epochs`` are done (from wherever ``epoch`` stands); returns the model in eval mode."""
+        state = {"model": self.model, "optimiser": self.optimiser, "schedule": self.schedule,
+                 "sampler": self.generator, "history": self.history}
         with progress.task("epochs", total=self.epochs) as advance:
-            for _ in range(self.epoch):
-                advance()
-            while self.epoch < self.epochs:
+            done = 0
+            # Inside a fold job: resume from its checkpoint, and save one every K epochs (issue 14).
+            for epoch in checkpoints.epochs(self.epochs, start=self.epoch, **state):
+                for _ in range(done, epoch):  # the epochs before this one (a resume's included)
+                    advance()
+                self.epoch = epoch
                 self.run_epoch()
                 advance()
+                done = self.epoch
         return self.model.eval()

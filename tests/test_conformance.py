@@ -10,6 +10,7 @@ _SMALL_TORCH = {"backbone": "resnet10t", "pretrained": "none", "patch_size": 32,
 CHECK_PARAMS = {
     "diameter": {},
     "tiny": {},
+    "tiny-net": {"epochs": 2},
     "lasso": {"inner_folds": 2, "n_alphas": 5},
     "elastic-net": {"inner_folds": 2, "n_alphas": 5, "l1_ratio": (0.5,)},
     "cnn": {**_SMALL_TORCH, "batch_size": 8},

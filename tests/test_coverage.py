@@ -59,7 +59,7 @@ def test_a_partial_run_says_its_coverage_skips_an_empty_fold_and_the_leaderboard
     assert f"fold 0: 0 of {(table['fold'] == 0).sum()} test nodules present; skipped: no test nodules present" \
         in printed
     assert f"fold 1: {len(fold1)} of {(table['fold'] == 1).sum()} test nodules present" in printed
-    assert "fold 0: no test nodules present, skipped" in printed
+    assert "skipped tiny fold 0 seed 0: no test nodules present" in printed
     (record,) = read_records(out)
     assert record.fold == 1 and record.coverage["fold_scored"] == len(fold1) == len(record.nodules["rows"])
     assert record.coverage["cohort_nodules"] == len(table) and record.coverage["present_nodules"] == len(present)

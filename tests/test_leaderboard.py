@@ -104,3 +104,33 @@ def test_the_command_writes_pages_or_says_there_are_no_records(results, tmp_path
     assert "README.md" in capsys.readouterr().out and not (tmp_path / "boards" / "analyses").exists()
     assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
     assert "no result records" in capsys.readouterr().err
+
+
+def test_methods_with_several_seeds_get_a_mean_over_seeds_and_a_seed_averaged_delta_auc(tmp_path, monkeypatch):
+    from lidcbench.cli import main
+    from lidcbench.leaderboard import build_leaderboards
+    from lidcbench.overseeds import seed_averaged
+    from lidcbench.records import read_records
+    from lidcbench.score import compare
+
+    monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    out = tmp_path / "results"
+    small = ["--diameter-min", "20", "--folds", "0,1,2,3", "--out", str(out)]  # fold 4 holds one class here
+    assert main(["run", "tiny-net", "--seeds", "0-2", *small]) == 0
+    assert main(["run", "diameter", *small]) == 0
+    (board,) = build_leaderboards(read_records(out))
+    (summary,) = board.over_seeds
+    entries = sorted((e for e in board.entries if e.method == "tiny-net"), key=lambda e: e.seed)
+    assert summary.seeds == (0, 1, 2) and len(entries) == 3
+    aucs = [e.summary["classification"]["auc"]["mean"] for e in entries]
+    assert summary.metrics["auc"]["mean"] == pytest.approx(sum(aucs) / 3)
+    assert summary.metrics["auc"]["std"] > 0  # the seeds do differ
+    reference = next(e for e in board.entries if e.method == "diameter")
+    averaged = seed_averaged(entries)
+    assert len(averaged) == len(reference.nodules)
+    assert summary.versus_reference == compare(averaged, reference.nodules[["nodule_id", "label", "malignancy"]])
+
+    assert main(["leaderboard", "--results", str(out), "--out", str(tmp_path / "boards")]) == 0
+    page = next((tmp_path / "boards").glob("*-contours-*.md")).read_text()
+    assert "## Over seeds" in page and "| tiny-net | 0,1,2 |" in page and "seed-averaged" in page

@@ -115,7 +115,7 @@ def test_an_unwritable_results_folder_and_a_missing_cuda_fail_before_any_work(en
     blocker = env / "file"
     blocker.write_text("")
     assert main(["run", "tiny", "--folds", "0", "--out", str(blocker / "results"), *SMALL]) == 2
-    assert "cannot write results to" in capsys.readouterr().err
+    assert "is not writable" in capsys.readouterr().err
     import torch
 
     if not torch.cuda.is_available():

@@ -2,23 +2,27 @@
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 
 from .options import add_protocol_arguments, protocol_from_args
 
 
-def _parameter(text: str) -> tuple[str, str]:
-    """NAME=VALUE; the value stays text until the method's ``__init__`` types convert it."""
+def _parameter(text: str) -> tuple[str, object]:
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"--set takes NAME=VALUE, got {text!r}")
-    return name, value
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # a bare string
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("method", help="a registered method name (see `lidcbench list`)")
+    parser.add_argument("method", help="registered method name(s), comma-separated (see `lidcbench list`)")
     parser.add_argument("--folds", default="all", help="'all' or comma-separated fold numbers (default: all)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", "--seed", dest="seeds", default="0",
+                        help="seeds, comma-separated or a range: 0,1,2 or 0-4 (default: 0)")
     parser.add_argument("--source", default="contours", help="patch source: contours (built in) or ct")
     parser.add_argument("--dicom-root", type=Path, help="LIDC-IDRI DICOM folder for --source ct")
     parser.add_argument("--allow-missing", action="store_true",
@@ -32,113 +36,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one method parameter (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
     parser.add_argument("--force", action="store_true", help="redo folds whose record exists")
+    parser.add_argument("--checkpoint-every", type=int, default=5, metavar="K",
+                        help="methods that train by epochs save a checkpoint every K epochs (default: 5)")
     add_protocol_arguments(parser)
+    executor = parser.add_argument_group("where the jobs run")
+    executor.add_argument("--executor", choices=("local", "slurm"), default="local",
+                          help="local (this machine, default) or slurm (a job array through submitit)")
+    executor.add_argument("--jobs", type=int, help="local: fold jobs at once, in worker processes (default: 1, "
+                          "or one per GPU of --gpus)")
+    executor.add_argument("--gpus", help="local: GPU numbers given to the workers round robin, e.g. 0,1,2,3")
+    executor.add_argument("--no-wait", dest="wait", action="store_false",
+                          help="slurm: submit and return; rerun the command later to collect")
+    executor.add_argument("--slurm-partition")
+    executor.add_argument("--slurm-gpus-per-job", type=int, default=0, metavar="N")
+    executor.add_argument("--slurm-cpus-per-job", type=int, default=1, metavar="N")
+    executor.add_argument("--slurm-mem-gb", type=float, metavar="GB")
+    executor.add_argument("--slurm-time-min", type=int, default=60, metavar="MIN",
+                          help="time limit per job; a job stopped by it is requeued and resumes (default: 60)")
+    executor.add_argument("--slurm-array-parallelism", type=int, default=64, metavar="N")
+    executor.add_argument("--slurm-setup", action="append", default=[], metavar="LINE",
+                          help="shell line run before each job, e.g. 'source .venv/bin/activate' (repeatable)")
+    executor.add_argument("--slurm-logs", type=Path, default=Path("slurm-logs"), metavar="DIR",
+                          help="submitit's logs, on a shared filesystem (default: slurm-logs)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .. import progress
-    from ..cache import load_patches
-    from ..cohort import load_cohort
-    from ..coverage import coverage_lines, scored_text
+    from ..executors.grid import parse_methods, parse_seeds
+    from ..executors.local import parse_gpus
+    from ..executors.runner import RunOptions, run_grid
+    from ..executors.slurm import SlurmOptions
     from ..folds import load_folds
-    from ..records import read_records
-    from ..skips import read_skips
-    from ..run import FoldJob, source_and_settings, fold_jobs, plan, record_location, run_folds
-    from ..scoreview import print_score
+    from ..run import FoldJob
     from .console import make_console
-    from .preflight import check_writable, resume_hint, source_line
 
-    console = make_console()
+    methods, seeds, gpus = parse_methods(args.method), parse_seeds(args.seeds), parse_gpus(args.gpus)
     protocol = protocol_from_args(args)
     source_options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
-    template = FoldJob(method=args.method, fold=0, seed=args.seed, profile=args.profile, params=dict(args.params),
+    template = FoldJob(method=methods[0], fold=0, seed=seeds[0], profile=args.profile, params=dict(args.params),
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
-                       min_coverage=args.min_coverage)
-    folds = load_folds().fold_ids(args.folds)
-    resolved = plan(template)  # method, parameters, profile and device: checked before anything is built
-    source, settings = source_and_settings(template, resolved.patch_size)
-    check_writable(args.out)
-    console.print(f"[bold]{args.method}[/] profile [bold]{resolved.profile}[/] on [bold]{resolved.device}[/], "
-                  f"folds {','.join(map(str, folds))}, seed {args.seed}")
-    console.print(source_line(source, settings, protocol), highlight=False)
-    console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
-    jobs = fold_jobs(template, folds)
-    recorded = [job.fold for job in jobs if record_location(plan(job)).is_file()]
-    if len(recorded) == len(folds) and not args.force:
-        location = record_location(plan(jobs[0])).parent
-        console.print(f"{len(recorded)} of {len(folds)} folds already recorded in {location}; nothing to train; "
-                      "--force to retrain, --out DIR to write elsewhere", highlight=False)
-        records = [r for r in read_records(args.out) if r.method == args.method and r.seed == args.seed
-                   and r.fold in folds and r.setting == location.parent.name]
-        print_score(_score(records), console, title=f"{args.method} ({resolved.profile}, {args.source})")
-        return 0
-    cohort = load_cohort(protocol)
-    for line in coverage_lines(source, cohort, folds, resolved.method_class(**resolved.params), args.min_coverage,
-                               args.allow_missing):  # checks --min-coverage and every fold before heavy work
-        console.print(line, highlight=False)
-    # Build or load the patch cache before the live display, which its own progress bar would disturb.
-    load_patches(cohort, source, size=resolved.patch_size, progress=True, allow_missing=args.allow_missing)
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bar, progress.reporting_to(bar):
-        fold_task = bar.add_task("folds", total=len(folds))
-
-        def on_start(job, skipping):
-            if skipping:
-                bar.console.print(f"fold {job.fold}: record exists, skipped (--force redoes it)")
-            else:
-                bar.update(fold_task, description=f"fold {job.fold}")
-
-        outcomes = []
-        try:
-            for job in jobs:
-                outcomes += run_folds([job], force=args.force, on_start=on_start)
-                bar.advance(fold_task)
-        except KeyboardInterrupt:
-            bar.stop()
-            console.print(resume_hint(outcomes, folds, args.argv), highlight=False)
-            raise
-    for outcome in outcomes:
-        verb = "kept" if outcome.skipped else "wrote" if outcome.record else \
-            f"fold {outcome.fold}: {outcome.skip_reason}, skipped; marked in"
-        console.print(f"{verb} {outcome.path}", highlight=False)
-    scored = [o for o in outcomes if o.record]
-    if not scored:
-        console.print("no fold had test nodules to score")
-        return 0
-    records = [r for r in read_records(args.out) if r.method == args.method and r.setting == scored[0].record.setting
-               and r.seed == args.seed and r.fold in folds]
-    skipped = [m for m in read_skips(args.out) if (m.method, m.setting, m.seed) == (args.method, records[0].setting,
-                                                                                    args.seed) and m.fold in folds]
-    scored_count, cohort_count = _covered(records, skipped)
-    covered = scored_text(scored_count, cohort_count)
-    partial = scored_count < cohort_count
-    if partial:
-        console.print(f"[yellow]partial coverage:[/] these scores cover {covered} test nodules of the folds "
-                      "asked for; they are not comparable number for number with full-cohort results",
-                      highlight=False)
-    coverage = f", {covered} test nodules scored" if partial else ""
-    print_score(_score(records), console, title=f"{args.method} ({resolved.profile}, {args.source}{coverage})")
-    return 0
-
-
-def _covered(records, skipped) -> tuple[int, int]:
-    """(test nodules scored, the cohort's test nodules in the folds asked for, skipped ones included)."""
-    from ..coverage import records_coverage
-
-    scored, total = records_coverage(records)
-    return scored, total + sum(int(m.coverage["fold_nodules"]) for m in skipped)
-
-
-def _score(records):
-    """The records' folds as one Score, as `lidcbench leaderboard` will summarise them."""
-    import pandas as pd
-
-    from ..score import Score, summarize
-
-    nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
-    fold_metrics = {r.fold: r.metrics for r in sorted(records, key=lambda r: r.fold)}
-    return Score(folds=fold_metrics, nodules=nodules, summary=summarize(fold_metrics, nodules))
+                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage)
+    slurm = SlurmOptions(logs=args.slurm_logs, partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job,
+                         cpus_per_job=args.slurm_cpus_per_job, mem_gb=args.slurm_mem_gb, time_min=args.slurm_time_min,
+                         array_parallelism=args.slurm_array_parallelism, setup=tuple(args.slurm_setup))
+    options = RunOptions(executor=args.executor, jobs=args.jobs, gpus=gpus, force=args.force, wait=args.wait,
+                         slurm=slurm)
+    result = run_grid(template, methods, load_folds().fold_ids(args.folds), seeds, options, console=make_console(),
+                      argv=args.argv)
+    return 1 if result.failures else 0
