@@ -48,20 +48,6 @@ def limit_slices_per_nodule(nodule_ids: np.ndarray, limit: int | None, seed: int
     return np.sort(np.array(keep, dtype=int))
 
 
-def _cached_weights(model_name: str) -> str | None:
-    import timm
-    from huggingface_hub import try_to_load_from_cache
-
-    config = timm.models.get_pretrained_cfg(model_name)
-    if config is None or not getattr(config, "hf_hub_id", None):
-        return None
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        found = try_to_load_from_cache(config.hf_hub_id, filename)
-        if isinstance(found, str):
-            return found
-    return None
-
-
 def create_backbone(model_name: str, pretrained: str = "auto") -> tuple[torch.nn.Module, str]:
     """A timm feature extractor (1 input channel, pooled features) and a note on its weights.
 
@@ -78,7 +64,9 @@ def create_backbone(model_name: str, pretrained: str = "auto") -> tuple[torch.nn
         return download_backbone(model_name)
     if pretrained == "none":
         return timm.create_model(model_name, pretrained=False, num_classes=0, in_chans=1), "none (random init, asked)"
-    path = _cached_weights(model_name) if pretrained == "auto" else pretrained
+    from .pretrained import cached_weights
+
+    path = cached_weights(model_name) if pretrained == "auto" else pretrained
     if path is None:
         warnings.warn(
             f"no local ImageNet weights for {model_name} (looked in timm's Hugging Face cache); training from "
