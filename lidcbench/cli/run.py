@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import ast
 from pathlib import Path
 
 from .options import add_protocol_arguments, protocol_from_args
 
 
-def _parameter(text: str) -> tuple[str, object]:
+def _parameter(text: str) -> tuple[str, str]:
+    """NAME=VALUE; the value stays text until the method's ``__init__`` types convert it."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"--set takes NAME=VALUE, got {text!r}")
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value  # a bare string
+    return name, value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,12 +15,16 @@ from torch import nn
 
 from ..executors import checkpoints
 from ..method import FoldData, Method, prediction_frame
+from ..params import at_least, optional, positive
 from ..training import seed_everything
 from .tiny import _patch_statistics
 
 
 class TinyNetMethod(Method):
     """Patch mean and bright fraction -> a logistic unit trained by SGD over epochs, with checkpoints."""
+
+    param_checks = {"epochs": at_least(1), "lr": positive(), "batch_size": at_least(1), "noise": at_least(0),
+                    "epoch_pause": at_least(0), "fail_at_epoch": optional(at_least(0)), "seed": at_least(0)}
 
     def __init__(self, epochs: int = 4, lr: float = 0.5, batch_size: int = 32, noise: float = 0.1,
                  epoch_pause: float = 0.0, fail_at_epoch: int | None = None, seed: int = 0):

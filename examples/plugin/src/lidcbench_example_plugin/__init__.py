@@ -16,7 +16,7 @@ class BrightFraction(Method):
 
     def _features(self, data: FoldData) -> np.ndarray:
         images = np.asarray(data.patches.images)
-        return (images.reshape(len(images), -1) > self.threshold).mean(axis=1, keepdims=True)
+        return (images > self.threshold).mean(axis=(1, 2))[:, None]
 
     def fit(self, train: FoldData) -> BrightFraction:
         self.model_ = LogisticRegression(random_state=self.seed)
@@ -24,4 +24,6 @@ class BrightFraction(Method):
         return self
 
     def predict(self, test: FoldData):
+        if len(test.patches.images) == 0:  # a fold whose scans are not downloaded: nothing to predict
+            return prediction_frame(test, np.empty(0))
         return prediction_frame(test, self.model_.predict_proba(self._features(test))[:, 1])
