@@ -10,12 +10,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lidcbench.devicedata import TrainingSet, centre_batches
 from lidcbench.method import FoldData, Method, prediction_frame
-from lidcbench.params import (at_least, device_name, each, no_larger, optional, positive, timm_model,
-                              weights_choice)
-from lidcbench.trainloop import TrainLoop, adam, autocast, prepare_images, prepare_model
-from lidcbench.training import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
+from lidcbench.params import at_least, device_name, each, no_larger, optional, positive, timm_model, weights_choice
+from lidcbench.training.devicedata import TrainingSet, centre_batches
+from lidcbench.training.loop import TrainLoop, adam, autocast, prepare_images, prepare_model
+from lidcbench.training.torch_setup import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
 
 
 def _loss(model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
@@ -98,7 +97,7 @@ class CnnMethod(Method):
 
     def bench_workload(self, prepare):
         """The untrained network and one training step, for `lidcbench bench`."""
-        from lidcbench.bench import Workload
+        from lidcbench.bench.throughput import Workload
 
         network, _ = self._network("none")
         model = prepare(network)

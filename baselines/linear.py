@@ -15,9 +15,9 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lidcbench.attributes import ATTRIBUTE_NAMES
 from lidcbench.method import FoldData, Method, prediction_frame
 from lidcbench.params import at_least, between, each
+from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
 
 from .features import feature_matrix
 

@@ -48,12 +48,12 @@ def main() -> None:
 
     import torch
 
-    from lidcbench.cache import load_patches
-    from lidcbench.cohort import load_cohort
-    from lidcbench.folds import load_folds
     from lidcbench.method import FoldData
-    from lidcbench.protocol import Protocol
-    from lidcbench.run import FoldJob, plan
+    from lidcbench.patches.cache import load_patches
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.protocol.rules import Protocol
+    from lidcbench.running.fold import FoldJob, plan
 
     params = {name: ast.literal_eval(value) for name, _, value in (p.partition("=") for p in args.params)}
     resolved = plan(FoldJob(method=args.method, fold=args.fold, profile=args.profile, device=args.device,

@@ -3,7 +3,7 @@
     python benchmarks/isolation_cost.py tiny
     python benchmarks/isolation_cost.py mtmr --set epochs=1 --repeats 1
 
-Loads the fold's cohort and patches once, then times lidcbench.isolation.fit_predict
+Loads the fold's cohort and patches once, then times lidcbench.running.isolation.fit_predict
 with the guard off (in this process) and on (a forkserver child). The forkserver
 starts while the fold loads, as in run_fold; the first guarded call waits for any of
 its imports still running. Prints seconds.
@@ -24,13 +24,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
 
-    from lidcbench.cache import load_patches
     from lidcbench.cli.run import _parameter
-    from lidcbench.cohort import load_cohort
-    from lidcbench.folds import load_folds
-    from lidcbench.isolation import ISOLATION_ENV, fit_predict, label_sources, start_early
     from lidcbench.method import FoldData
-    from lidcbench.run import FoldJob, plan, source_and_settings
+    from lidcbench.patches.cache import load_patches
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.running.fold import FoldJob, plan, source_and_settings
+    from lidcbench.running.isolation import ISOLATION_ENV, fit_predict, label_sources, start_early
 
     job = FoldJob(args.method, args.fold, params=dict(_parameter(text) for text in args.set))
     resolved = plan(job)

@@ -6,9 +6,9 @@ build): rendering on every core, compression, the atomic write. Run with
 """
 import pytest
 
-from lidcbench.cache import load_patches
-from lidcbench.rendering import available_cores
-from lidcbench.cohort import load_cohort
+from lidcbench.patches.cache import load_patches
+from lidcbench.patches.rendering import available_cores
+from lidcbench.protocol.cohort import load_cohort
 
 
 @pytest.mark.parametrize("size", [64, 256])

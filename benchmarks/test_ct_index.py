@@ -22,10 +22,10 @@ import shutil
 
 import pytest
 
-from lidcbench.cohort import load_cohort
-from lidcbench.rendering import available_cores
-from lidcbench.sources.ct import CtSource
-from lidcbench.synthetic_ct import write_series
+from lidcbench.patches.rendering import available_cores
+from lidcbench.patches.sources.ct import CtSource
+from lidcbench.patches.sources.synthetic_ct import write_series
+from lidcbench.protocol.cohort import load_cohort
 
 SCAN_IDS = (79, 1, 698, 936)  # 4 real scans, 507 slices together
 VENDOR_ELEMENTS = 75  # each side of group 0020: headers of ~170 elements, like a scanner's
@@ -74,7 +74,7 @@ def test_index_cold(benchmark, download, tmp_path, workers, reader, monkeypatch)
     """``pydicom``: every header read by pydicom, as before the fast reader (the baseline)."""
     root, scans, files = download
     if reader == "pydicom":
-        monkeypatch.setattr("lidcbench.sources.dicom_series.read_slice_header", lambda path: None)
+        monkeypatch.setattr("lidcbench.patches.sources.dicom_series.read_slice_header", lambda path: None)
     index_dir = tmp_path / "index"
 
     def fresh():

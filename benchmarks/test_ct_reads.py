@@ -7,12 +7,12 @@ Run with ``tox -e benchmark`` or ``python -m pytest benchmarks --benchmark-enabl
 """
 import pytest
 
-from lidcbench._pylidc import load
-from lidcbench.cohort import load_cohort
-from lidcbench.geometry import nodule_geometry
-from lidcbench.sources.crop import AIR_HU, lung_window, sample_patch
-from lidcbench.sources.ct import CtSource
-from lidcbench.synthetic_ct import write_series
+from lidcbench.patches.sources.crop import AIR_HU, lung_window, sample_patch
+from lidcbench.patches.sources.ct import CtSource
+from lidcbench.patches.sources.synthetic_ct import write_series
+from lidcbench.protocol._pylidc import load
+from lidcbench.protocol.cohort import load_cohort
+from lidcbench.protocol.geometry import nodule_geometry
 
 SCAN_ID = 79
 SIZE = 256

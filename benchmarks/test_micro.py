@@ -6,12 +6,12 @@ never part of the default test run, and no figure is asserted.
 import numpy as np
 import pytest
 
-from lidcbench.cache import load_patches
-from lidcbench.cohort import load_cohort
-from lidcbench.metrics import bootstrap_auc_ci, classification_metrics
-from lidcbench.sources.contours import ContoursSource
-from lidcbench.sources.ct import read_hu
-from lidcbench.synthetic_ct import write_series
+from lidcbench.patches.cache import load_patches
+from lidcbench.patches.sources.contours import ContoursSource
+from lidcbench.patches.sources.ct import read_hu
+from lidcbench.patches.sources.synthetic_ct import write_series
+from lidcbench.protocol.cohort import load_cohort
+from lidcbench.scoring.metrics import bootstrap_auc_ci, classification_metrics
 
 
 @pytest.mark.benchmark(group="micro")
@@ -31,7 +31,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.mark.benchmark(group="micro")
 def test_loading_the_64px_contours_cache(benchmark, cache_dir):
-    from lidcbench import cache
+    from lidcbench.patches import cache
 
     cohort = load_cohort()
 

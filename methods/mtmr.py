@@ -16,13 +16,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lidcbench.attributes import ATTRIBUTE_NAMES
-from lidcbench.devicedata import TrainingSet, centre_batches
 from lidcbench.method import FoldData, Method, prediction_frame
-from lidcbench.params import (at_least, device_name, each, no_larger, optional, positive, timm_model,
-                              weights_choice)
-from lidcbench.trainloop import TrainLoop, adam, autocast, prepare_images, prepare_model
-from lidcbench.training import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
+from lidcbench.params import at_least, device_name, each, no_larger, optional, positive, timm_model, weights_choice
+from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
+from lidcbench.training.devicedata import TrainingSet, centre_batches
+from lidcbench.training.loop import TrainLoop, adam, autocast, prepare_images, prepare_model
+from lidcbench.training.torch_setup import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything
 
 from .mtmr_model import MtmrNet, total_loss, weight_decay, weight_penalty
 
@@ -120,7 +119,7 @@ class Mtmr(Method):
         """The untrained network and one Siamese training step, for `lidcbench bench`.
 
         ``prepare`` moves the network to the device (memory format, compile)."""
-        from lidcbench.bench import Workload
+        from lidcbench.bench.throughput import Workload
 
         network, _ = self._network("none")
         model = prepare(network)

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from lidcbench.cohort import load_cohort
-from lidcbench.database import load_annotations
-from lidcbench.folds import load_folds
-from lidcbench.protocol import Protocol
+from lidcbench.protocol.cohort import load_cohort
+from lidcbench.protocol.database import load_annotations
+from lidcbench.protocol.folds import load_folds
+from lidcbench.protocol.rules import Protocol
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lidcbench.attributes import ATTRIBUTE_NAMES, RATINGS
-from lidcbench.predictions import Predictions
+from lidcbench.plugins.predictions import Predictions
+from lidcbench.protocol.attributes import ATTRIBUTE_NAMES, RATINGS
 
 
 def nodule_table(n: int, seed: int, prefix: str = "N") -> pd.DataFrame:

@@ -5,14 +5,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from lidcbench import paper
-from lidcbench.analysis.inputs import COLUMNS, Inputs
-from lidcbench.analysis.rfe import above_average, eliminate, recursive_feature_elimination
-from lidcbench.analysis.tsne import embeddings
-from lidcbench.analysis.view import paper_row
-from lidcbench.analysis.write import write_rfe, write_tsne
-from lidcbench.attributes import ATTRIBUTE_NAMES, ATTRIBUTES
 from lidcbench.errors import AnalysisError
+from lidcbench.protocol.attributes import ATTRIBUTE_NAMES, ATTRIBUTES
+from lidcbench.reports import paper
+from lidcbench.reports.analysis.inputs import COLUMNS, Inputs
+from lidcbench.reports.analysis.rfe import above_average, eliminate, recursive_feature_elimination
+from lidcbench.reports.analysis.tsne import embeddings
+from lidcbench.reports.analysis.view import paper_row
+from lidcbench.reports.analysis.write import write_rfe, write_tsne
 
 
 def synthetic_inputs(n=150, folds=5, seed=0) -> Inputs:

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 from synthetic_nodules import nodule_table, slice_predictions
 
-from lidcbench.analysis.inputs import method_inputs
-from lidcbench.analysis.write import MARK
-from lidcbench.attributes import ATTRIBUTES
 from lidcbench.cli import main
-from lidcbench.protocol import Protocol
-from lidcbench.records import new_record, read_records, write_record
-from lidcbench.score import nodule_predictions, score_fold
+from lidcbench.protocol.attributes import ATTRIBUTES
+from lidcbench.protocol.rules import Protocol
+from lidcbench.reports.analysis.inputs import method_inputs
+from lidcbench.reports.analysis.write import MARK
+from lidcbench.results.records import new_record, read_records, write_record
+from lidcbench.scoring.score import nodule_predictions, score_fold
 
 SMALL = ["--diameter-min", "20"]  # ~150 nodules
 SMALL_PROTOCOL = Protocol(diameter_min_mm=20.0)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lidcbench import bench
-from lidcbench.benchrecord import read_bench_records
+from lidcbench.bench import throughput as bench
+from lidcbench.bench.benchrecord import read_bench_records
 from lidcbench.cli import main
 
 

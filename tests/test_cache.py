@@ -5,12 +5,13 @@ import zlib
 import numpy as np
 import pytest
 
-from lidcbench import cachedir, patchfile, rendering
-from lidcbench.cache import cache_entries, leftover_files, load_patches, read_patches
+from lidcbench import cachedir
 from lidcbench.cli import main
 from lidcbench.errors import CacheError, PatchesError
-from lidcbench.sources import contours
-from lidcbench.sources.contours import ContoursSource
+from lidcbench.patches import patchfile, rendering
+from lidcbench.patches.cache import cache_entries, leftover_files, load_patches, read_patches
+from lidcbench.patches.sources import contours
+from lidcbench.patches.sources.contours import ContoursSource
 
 SIZE = 32
 zlib_crc32 = zlib.crc32
@@ -186,7 +187,7 @@ def test_cache_info_lists_the_key_and_size_after_a_build_and_clear_empties_it(ca
 
 
 def test_a_file_for_other_nodules_is_refused_and_the_key_follows_protocol_and_nodules(small, isolated_cache):
-    from lidcbench.cache import cache_key
+    from lidcbench.patches.cache import cache_key
 
     built = _load(small)
     path = _only_file(isolated_cache)

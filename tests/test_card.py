@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from lidcbench.card import inter_observer
 from lidcbench.cli import main
+from lidcbench.protocol.card import inter_observer
 
 
 def test_inter_observer_is_mean_abs_difference_over_reader_pairs():

@@ -1,13 +1,13 @@
 """A job interrupted after epoch 2 of 4 resumes from its checkpoint and predicts exactly as an uninterrupted one."""
 import pytest
 
-from lidcbench.executors import checkpoints
-from lidcbench.registry import Registry
+from lidcbench.plugins.registry import Registry
 from lidcbench.testing.data import synthetic_split
+from lidcbench.training import checkpoints
 
 SMALL_TORCH = {"backbone": "resnet10t", "pretrained": "none", "patch_size": 32, "crop": 28, "epochs": 4,
                "max_slices_per_nodule": 1, "device": "cpu", "lr_steps": (3,)}
-METHODS = {  # mtmr and cnn share lidcbench.trainloop.TrainLoop, so mtmr stands for both
+METHODS = {  # mtmr and cnn share lidcbench.training.loop.TrainLoop, so mtmr stands for both
     "tiny-net": {"epochs": 4},
     "mtmr": {**SMALL_TORCH, "pairs_per_batch": 4},
 }

@@ -7,8 +7,8 @@ from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 
 from lidcbench.cli import main
 from lidcbench.errors import PredictionsError
-from lidcbench.predictions import read_predictions_csv, validate_predictions
-from lidcbench.records import read_records
+from lidcbench.plugins.predictions import read_predictions_csv, validate_predictions
+from lidcbench.results.records import read_records
 
 
 @pytest.fixture(scope="module")

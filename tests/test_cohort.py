@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lidcbench.attributes import RATINGS
-from lidcbench.cohort import DIAMETER, INDETERMINATE, OVERSIZED, build_cohort, load_cohort
-from lidcbench.grouping import ids_for_groups, load_grouping, nodule_id
-from lidcbench.protocol import Protocol
+from lidcbench.protocol.attributes import RATINGS
+from lidcbench.protocol.cohort import DIAMETER, INDETERMINATE, OVERSIZED, build_cohort, load_cohort
+from lidcbench.protocol.grouping import ids_for_groups, load_grouping, nodule_id
+from lidcbench.protocol.rules import Protocol
 
 
 def test_every_nodule_obeys_the_default_rules(cohort):
@@ -78,14 +78,14 @@ def test_slices_table_has_one_row_per_nodule_slice(cohort):
 
 
 def _fresh_load(protocol, db_path=None):
-    from lidcbench import cohort as cohort_module
+    from lidcbench.protocol import cohort as cohort_module
 
     cohort_module._load_cohort.cache_clear()
     return load_cohort(protocol, db_path)
 
 
 def test_the_cohort_cache_on_disk_gives_the_same_cohort_and_a_damaged_file_is_rebuilt(tmp_path, monkeypatch, cohort):
-    from lidcbench import cohort as cohort_module
+    from lidcbench.protocol import cohort as cohort_module
 
     monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path))
     protocol = Protocol(min_readers=2)
@@ -106,7 +106,7 @@ def test_the_cohort_cache_on_disk_gives_the_same_cohort_and_a_damaged_file_is_re
 
 
 def test_the_cohort_cache_is_keyed_by_the_database_and_the_code(tmp_path, monkeypatch, cohort):
-    from lidcbench import cohort as cohort_module
+    from lidcbench.protocol import cohort as cohort_module
 
     monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path))
     copy = tmp_path / "copy.sqlite"

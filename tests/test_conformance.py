@@ -1,7 +1,7 @@
 """Every built-in method passes lidcbench.testing's conformance checks."""
 import pytest
 
-from lidcbench.registry import Registry
+from lidcbench.plugins.registry import Registry
 from lidcbench.testing import method_checks
 
 _SMALL_TORCH = {"backbone": "resnet10t", "pretrained": "none", "patch_size": 32, "crop": 28, "epochs": 1,

@@ -6,14 +6,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from baselines.linear import LassoMethod
+from lidcbench.baselines.linear import LassoMethod
 from lidcbench.cli import main
-from lidcbench.coverage import Coverage, cohort_coverage, scored_and_total
 from lidcbench.errors import TrainingSetError
-from lidcbench.records import RunRecord, read_records
-from lidcbench.skips import check_training_set, read_skips
-from lidcbench.sources.ct import DICOM_ROOT_ENV
-from lidcbench.synthetic_ct import write_series
+from lidcbench.patches.sources.ct import DICOM_ROOT_ENV
+from lidcbench.patches.sources.synthetic_ct import write_series
+from lidcbench.results.coverage import Coverage, cohort_coverage, scored_and_total
+from lidcbench.results.records import RunRecord, read_records
+from lidcbench.results.skips import check_training_set, read_skips
 from lidcbench.testing.tiny import TinyMethod
 
 pytestmark = pytest.mark.lidc_ct

@@ -7,9 +7,9 @@ import pydicom
 import pytest
 from rich.console import Console
 
-import lidcbench.sources.dicom_series as dicom_series
-from lidcbench.sources.ct import DICOM_ROOT_ENV, CtSource
-from lidcbench.synthetic_ct import write_series
+import lidcbench.patches.sources.dicom_series as dicom_series
+from lidcbench.patches.sources.ct import DICOM_ROOT_ENV, CtSource
+from lidcbench.patches.sources.synthetic_ct import write_series
 
 pytestmark = pytest.mark.lidc_ct
 SCAN_IDS = (1, 936, 698)

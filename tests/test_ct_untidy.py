@@ -5,10 +5,10 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from lidcbench.cache import load_patches
 from lidcbench.errors import DicomSeriesError
-from lidcbench.sources.ct import DICOM_ROOT_ENV, CtSource
-from lidcbench.synthetic_ct import _dataset, write_series
+from lidcbench.patches.cache import load_patches
+from lidcbench.patches.sources.ct import DICOM_ROOT_ENV, CtSource
+from lidcbench.patches.sources.synthetic_ct import _dataset, write_series
 
 pytestmark = pytest.mark.lidc_ct
 SIZE = 32

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from lidcbench._pylidc import load
-from lidcbench.database import load_annotations
 from lidcbench.errors import DatabaseError
+from lidcbench.protocol._pylidc import load
+from lidcbench.protocol.database import load_annotations
 
 
 def test_every_annotation_is_read_with_geometry(annotations):

@@ -8,9 +8,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from lidcbench.database import load_annotations
-from lidcbench.sources.dicom_header import read_slice_header
-from lidcbench.synthetic_ct import _dataset
+from lidcbench.patches.sources.dicom_header import read_slice_header
+from lidcbench.patches.sources.synthetic_ct import _dataset
+from lidcbench.protocol.database import load_annotations
 
 
 def _file(tmp_path, syntax, extra=0, sequence=False, name="a.dcm", instance=7):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lidcbench.cli import main
-from lidcbench.executors.grid import parse_seeds
-from lidcbench.records import read_records
+from lidcbench.results.records import read_records
+from lidcbench.running.executors.grid import parse_seeds
 
 SMALL = ["--diameter-min", "20"]  # ~150 nodules: the whole path in seconds
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_workers_get_their_share_of_the_cores_and_their_gpu_round_robin():
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from lidcbench.executors import worker
+    from lidcbench.running.executors import worker
 
     context = multiprocessing.get_context("spawn")
     counter, events = context.Value("i", 0), context.Queue()
@@ -144,8 +144,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_the_uninterrupted_r
 
 
 def test_two_processes_started_together_build_the_patch_cache_once(env):
-    code = ("from lidcbench.cache import load_patches; from lidcbench.cohort import load_cohort; "
-            "from lidcbench.protocol import Protocol; "
+    code = ("from lidcbench.patches.cache import load_patches; from lidcbench.protocol.cohort import load_cohort; "
+            "from lidcbench.protocol.rules import Protocol; "
             "load_patches(load_cohort(Protocol(diameter_min_mm=21)), 'contours', size=24)")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
     processes = [subprocess.Popen([sys.executable, "-c", code], env=environment, stdout=subprocess.PIPE,

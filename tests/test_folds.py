@@ -3,10 +3,10 @@ import json
 import pytest
 
 from lidcbench.errors import FoldError, FrozenFileError
-from lidcbench.folds import load_folds
-from lidcbench.protocol import Protocol
-from lidcbench.cohort import build_cohort
-from lidcbench.grouping import load_grouping
+from lidcbench.protocol.cohort import build_cohort
+from lidcbench.protocol.folds import load_folds
+from lidcbench.protocol.grouping import load_grouping
+from lidcbench.protocol.rules import Protocol
 
 
 def test_no_patient_is_in_two_folds(cohort, folds):

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from scipy.ndimage import map_coordinates
 
-from lidcbench._pylidc import load
-from lidcbench.database import load_contours
-from lidcbench.geometry import CROP_FACTOR, Crop, nodule_geometry
-from lidcbench.sources.crop import LUNG_WINDOW_HU, lung_window, sample_patch
+from lidcbench.patches.sources.crop import LUNG_WINDOW_HU, lung_window, sample_patch
+from lidcbench.protocol._pylidc import load
+from lidcbench.protocol.database import load_contours
+from lidcbench.protocol.geometry import CROP_FACTOR, Crop, nodule_geometry
 
 
 def _rows_to_check(cohort):

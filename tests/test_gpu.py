@@ -2,8 +2,8 @@
 import pytest
 import torch
 
+from lidcbench.methods.mtmr import Mtmr
 from lidcbench.testing import check_method
-from methods.mtmr import Mtmr
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -17,7 +17,7 @@ def test_mtmr_conforms_on_the_gpu():
 def test_the_training_set_lives_on_the_gpu_in_float16_and_batches_are_drawn_there():
     import numpy as np
 
-    from lidcbench.devicedata import TrainingSet
+    from lidcbench.training.devicedata import TrainingSet
 
     device = torch.device("cuda")
     images = np.random.default_rng(0).random((64, 32, 32)).astype(np.float16)
@@ -31,7 +31,7 @@ def test_the_training_set_lives_on_the_gpu_in_float16_and_batches_are_drawn_ther
 
 def test_the_loop_uses_fused_adam_and_trains_on_the_gpu_reading_its_losses_once_an_epoch():
     from lidcbench.testing.data import synthetic_split
-    from lidcbench.trainloop import adam
+    from lidcbench.training.loop import adam
 
     model = torch.nn.Linear(4, 1).cuda()
     assert adam([{"params": model.parameters(), "lr": 1e-3}], torch.device("cuda")).defaults["fused"]
@@ -46,7 +46,7 @@ def test_the_loop_uses_fused_adam_and_trains_on_the_gpu_reading_its_losses_once_
 
 
 def test_bench_times_the_method_loop_on_the_gpu(tmp_path, monkeypatch):
-    from lidcbench.benchrecord import read_bench_records
+    from lidcbench.bench.benchrecord import read_bench_records
     from lidcbench.cli import main
 
     monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))

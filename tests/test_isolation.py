@@ -7,10 +7,10 @@ import pytest
 
 from lidcbench.cli import main
 from lidcbench.errors import LeakageError, PluginError
-from lidcbench.isolation import ISOLATION_ENV, NO_WEIGHTS, fit_predict, label_sources
-from lidcbench.records import read_records
-from lidcbench.registry import Registry
-from lidcbench.run import FoldJob, run_fold
+from lidcbench.plugins.registry import Registry
+from lidcbench.results.records import read_records
+from lidcbench.running.fold import FoldJob, run_fold
+from lidcbench.running.isolation import ISOLATION_ENV, NO_WEIGHTS, fit_predict, label_sources
 from lidcbench.testing import check_guard
 from lidcbench.testing.data import synthetic_split
 from lidcbench.testing.guard import guard_routes
@@ -44,9 +44,9 @@ def test_without_isolation_the_routes_do_read_the_labels(split, cache, monkeypat
 
 
 def test_a_bound_loader_reads_the_true_test_labels_without_the_guard(split, cache, monkeypatch):
-    from lidcbench.database import default_db_path
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.database import default_db_path
     from lidcbench.testing.cheats import LabelReadingMethod
-    from lidcbench.cohort import load_cohort
 
     monkeypatch.setenv(ISOLATION_ENV, "off")
     train, test = split
@@ -120,7 +120,7 @@ class _EnvironmentReporting(TinyMethod):
 
 
 def test_a_run_with_a_cheating_method_fails_and_writes_no_record(cache):
-    from lidcbench.database import default_db_path
+    from lidcbench.protocol.database import default_db_path
 
     registry = Registry({"cheat": ("lidcbench.testing.cheats:LabelReadingMethod", "reads labels")}, discover_plugins=False)
     job = FoldJob("cheat", fold=0, params={"route": "sqlite", "target": str(default_db_path())},

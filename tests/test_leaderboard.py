@@ -10,9 +10,10 @@ from test_records import make_record
 
 from lidcbench.cli import main
 from lidcbench.errors import RecordError
-from lidcbench.leaderboard import build_leaderboards, regenerate
-from lidcbench.paper import MARK
-from lidcbench.records import read_records, write_record
+from lidcbench.reports.leaderboard import build_leaderboards
+from lidcbench.reports.paper import MARK
+from lidcbench.reports.regenerate import regenerate
+from lidcbench.results.records import read_records, write_record
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_regenerating_from_the_same_records_gives_the_same_bytes(results, tmp_pa
 
 def _delong_by_placements(labels, a, b):
     """DeLong's test written out from its definition (placement values, pair by pair), independent
-    of lidcbench.metrics: the difference a - b, its 95% interval and the two-sided p-value."""
+    of lidcbench.scoring.metrics: the difference a - b, its 95% interval and the two-sided p-value."""
     def placements(scores):
         pos, neg = scores[labels == 1], scores[labels == 0]
         psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
@@ -108,10 +109,10 @@ def test_the_command_writes_pages_or_says_there_are_no_records(results, tmp_path
 
 def test_methods_with_several_seeds_get_a_mean_over_seeds_and_a_seed_averaged_delta_auc(tmp_path, monkeypatch):
     from lidcbench.cli import main
-    from lidcbench.leaderboard import build_leaderboards
-    from lidcbench.overseeds import seed_averaged
-    from lidcbench.records import read_records
-    from lidcbench.score import compare
+    from lidcbench.reports.leaderboard import build_leaderboards
+    from lidcbench.results.records import read_records
+    from lidcbench.scoring.overseeds import seed_averaged
+    from lidcbench.scoring.score import compare
 
     monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")

@@ -2,9 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from lidcbench.training import create_backbone
-from methods.mtmr_model import (MtmrNet, classification_loss, ranking_loss, regression_loss, total_loss,
-                                weight_decay, weight_penalty)
+from lidcbench.methods.mtmr_model import (
+    MtmrNet,
+    classification_loss,
+    ranking_loss,
+    regression_loss,
+    total_loss,
+    weight_decay,
+    weight_penalty,
+)
+from lidcbench.training.torch_setup import create_backbone
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +204,7 @@ def test_the_penalty_as_weight_decay_trains_the_same_parameters_as_the_explicit_
 
 
 def test_limit_slices_per_nodule_keeps_the_central_ones_in_order():
-    from lidcbench.training import limit_slices_per_nodule
+    from lidcbench.training.torch_setup import limit_slices_per_nodule
 
     ids = np.array(["a"] * 7 + ["b"] * 2 + ["c"] * 4)
     assert limit_slices_per_nodule(ids, 3, seed=0).tolist() == [2, 3, 4, 7, 8, 9, 10, 11]
@@ -205,8 +212,8 @@ def test_limit_slices_per_nodule_keeps_the_central_ones_in_order():
 
 
 def test_fit_gives_backbone_and_heads_their_own_rates_and_steps_them_down(monkeypatch):
+    from lidcbench.methods.mtmr import Mtmr
     from lidcbench.testing.data import synthetic_split
-    from methods.mtmr import Mtmr
 
     optimisers = []
     original = torch.optim.Optimizer.__init__

@@ -5,12 +5,12 @@ import sys
 import pytest
 
 from lidcbench.errors import ParameterError
-from lidcbench.params import at_least, check_params, convert, each, no_larger, optional, positive
-from lidcbench.registry import Registry
-from lidcbench.run import FoldJob, plan
+from lidcbench.methods.mtmr import Mtmr, MtmrRank
+from lidcbench.plugins.params import at_least, check_params, convert, each, no_larger, optional, positive
+from lidcbench.plugins.registry import Registry
+from lidcbench.running.fold import FoldJob, plan
 from lidcbench.testing import check_parameter_declarations
 from lidcbench.testing.tiny import TinyMethod
-from methods.mtmr import Mtmr, MtmrRank
 
 
 @pytest.mark.parametrize("name, text, expected", [

@@ -38,7 +38,7 @@ torch.save(model.state_dict()["layer4.0.conv1.weight"], {str(tmp_path / 'expecte
     assert _python(save, env).returncode == 0
     load = f"""
 import torch
-from lidcbench.training import create_backbone
+from lidcbench.training.torch_setup import create_backbone
 model, note = create_backbone({MODEL!r}, "download")
 expected = torch.load({str(tmp_path / 'expected.pt')!r})
 assert torch.equal(model.state_dict()["layer4.0.conv1.weight"], expected), "weights not from the cache"
@@ -53,7 +53,7 @@ def test_download_without_a_network_is_a_one_line_error(tmp_path):
     env = _hub_env(tmp_path, HF_ENDPOINT="http://127.0.0.1:9")
     code = f"""
 from lidcbench.errors import LidcbenchError
-from lidcbench.training import create_backbone
+from lidcbench.training.torch_setup import create_backbone
 try:
     create_backbone({MODEL!r}, "download")
 except LidcbenchError as error:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lidcbench.errors import ProtocolError
-from lidcbench.protocol import Protocol
+from lidcbench.protocol.rules import Protocol
 
 
 def test_default_is_the_papers_protocol():

@@ -2,7 +2,7 @@ import sys
 
 import numpy as np
 
-from lidcbench._pylidc import load
+from lidcbench.protocol._pylidc import load
 
 
 def test_pylidc_imports_on_current_numpy_without_leaving_a_fake_pkg_resources():

@@ -1,4 +1,4 @@
-"""One radiologist against the others, calibration and galleries (lidcbench.readers)."""
+"""One radiologist against the others, calibration and galleries (lidcbench.scoring.readers)."""
 import json
 import shutil
 
@@ -9,19 +9,19 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from synthetic_nodules import nodule_table, slice_predictions
 
-from lidcbench.attributes import RATINGS
 from lidcbench.cli import main
-from lidcbench.leaderboard import regenerate
 from lidcbench.patches import Patches
-from lidcbench.readers import gallery as gallery_module
-from lidcbench.readers import view
-from lidcbench.readers.bootstrap import auc_by_nodule, rates_by_nodule
-from lidcbench.readers.calibration import bin_counts, calibration, expected_calibration_error
-from lidcbench.readers.comparison import compare_with_readers
-from lidcbench.readers.gallery import gallery_from_patches, most_confident_mistakes, wrong_everywhere
-from lidcbench.readers.pairs import labelled, reader_pairs
-from lidcbench.records import new_record, write_record
-from lidcbench.score import nodule_predictions, score_fold
+from lidcbench.protocol.attributes import RATINGS
+from lidcbench.reports import gallery as gallery_module
+from lidcbench.reports import readers_page as view
+from lidcbench.reports.gallery import gallery_from_patches, most_confident_mistakes, wrong_everywhere
+from lidcbench.reports.regenerate import regenerate
+from lidcbench.results.records import new_record, write_record
+from lidcbench.scoring.readers.bootstrap import auc_by_nodule, rates_by_nodule
+from lidcbench.scoring.readers.calibration import bin_counts, calibration, expected_calibration_error
+from lidcbench.scoring.readers.comparison import compare_with_readers
+from lidcbench.scoring.readers.pairs import labelled, reader_pairs
+from lidcbench.scoring.score import nodule_predictions, score_fold
 
 
 def hand_made_cohort() -> pd.DataFrame:
@@ -203,7 +203,7 @@ def test_nodules_every_method_gets_wrong():
 @pytest.fixture(scope="module")
 def cohort_records(cohort, folds, tmp_path_factory):
     """Records of two methods on real cohort nodules (two folds), made with the contours source's settings."""
-    from lidcbench.run import source_and_settings, FoldJob
+    from lidcbench.running.fold import FoldJob, source_and_settings
 
     _, settings = source_and_settings(FoldJob("diameter", 0), 16)
     folder = tmp_path_factory.mktemp("cohort-records")
@@ -272,9 +272,9 @@ def test_records_of_unknown_nodules_say_the_comparison_is_unavailable(tmp_path):
 
 
 def test_score_prints_the_readers_and_writes_a_gallery(cohort, random_predictions_csv, tmp_path, capsys, monkeypatch):
-    import lidcbench.cache
+    import lidcbench.patches.cache
 
-    monkeypatch.setattr(lidcbench.cache, "load_patches", lambda cohort_, *a, **k: fake_patches(cohort_.nodule_ids, 1))
+    monkeypatch.setattr(lidcbench.patches.cache, "load_patches", lambda cohort_, *a, **k: fake_patches(cohort_.nodule_ids, 1))
     gallery = tmp_path / "mistakes.png"
     assert main(["score", str(random_predictions_csv), "--json", "--gallery", str(gallery)]) == 0
     printed = json.loads(capsys.readouterr().out)

@@ -1,6 +1,6 @@
 import pytest
 
-from lidcbench.grouping import cluster_all, load_grouping
+from lidcbench.protocol.grouping import cluster_all, load_grouping
 
 
 @pytest.mark.slow

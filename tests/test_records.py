@@ -10,11 +10,17 @@ from synthetic_nodules import nodule_table, slice_predictions
 
 import lidcbench
 from lidcbench.errors import RecordError
-from lidcbench.protocol import Protocol
-from lidcbench.records import (
-    SCHEMA_VERSION, new_record, read_record, read_records, record_path, setting_key, write_record,
+from lidcbench.protocol.rules import Protocol
+from lidcbench.results.records import (
+    SCHEMA_VERSION,
+    new_record,
+    read_record,
+    read_records,
+    record_path,
+    setting_key,
+    write_record,
 )
-from lidcbench.score import nodule_predictions, score_fold
+from lidcbench.scoring.score import nodule_predictions, score_fold
 
 
 def make_record(method="tiny", fold=0, seed=0, source_settings=None, params=None, signal=1.0):
@@ -59,7 +65,7 @@ def test_provenance_says_how_the_record_was_made():
 
 
 def test_provenance_without_git_says_none(monkeypatch):
-    from lidcbench import records
+    from lidcbench.results import records
 
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")

@@ -2,9 +2,9 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from lidcbench import registry as registry_module
 from lidcbench.errors import PluginError, RegistryError
-from lidcbench.registry import BUILTINS, DISABLE_PLUGINS_ENV, Registry
+from lidcbench.plugins import registry as registry_module
+from lidcbench.plugins.registry import BUILTINS, DISABLE_PLUGINS_ENV, Registry
 
 
 def test_builtins_are_listed_without_importing_them():

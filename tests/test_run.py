@@ -3,7 +3,7 @@
 import pytest
 
 from lidcbench.cli import main
-from lidcbench.records import read_records
+from lidcbench.results.records import read_records
 
 SMALL = ["--diameter-min", "20"]  # ~150 nodules: the whole path in seconds
 
@@ -43,7 +43,7 @@ def test_an_interruption_between_predict_and_the_write_leaves_no_record(env, mon
     import os
     import types
 
-    import lidcbench.records as records
+    import lidcbench.results.records as records
 
     written = []
 
@@ -137,11 +137,11 @@ def test_a_record_names_the_test_nodules_left_out_for_missing_scans(env, monkeyp
 
     import numpy as np
 
-    import lidcbench.cache as cache
-    from lidcbench.cohort import load_cohort
-    from lidcbench.folds import load_folds
-    from lidcbench.protocol import Protocol
-    from lidcbench.run import FoldJob, run_fold
+    import lidcbench.patches.cache as cache
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.protocol.rules import Protocol
+    from lidcbench.running.fold import FoldJob, run_fold
 
     protocol = {"diameter_min_mm": 20.0}
     cohort = load_cohort(Protocol(**protocol))

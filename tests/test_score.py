@@ -5,12 +5,12 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 from synthetic_nodules import nodule_table, slice_predictions
 
-from lidcbench.attributes import ATTRIBUTES, RATINGS
 from lidcbench.errors import PredictionsError
-from lidcbench.metrics import _resampled_aucs, bootstrap_auc_ci, classification_metrics, delong_difference
-from lidcbench.predictions import Predictions
-from lidcbench.score import compare, nodule_predictions, score_fold, summarize
-from lidcbench.yardsticks import attribute_yardsticks, reader_vs_others
+from lidcbench.plugins.predictions import Predictions
+from lidcbench.protocol.attributes import ATTRIBUTES, RATINGS
+from lidcbench.scoring.metrics import _resampled_aucs, bootstrap_auc_ci, classification_metrics, delong_difference
+from lidcbench.scoring.score import compare, nodule_predictions, score_fold, summarize
+from lidcbench.scoring.yardsticks import attribute_yardsticks, reader_vs_others
 
 
 def test_classification_metrics_agree_with_scikit_learn():
@@ -214,7 +214,7 @@ def test_delong_with_a_single_positive_is_finite():
 
 
 def test_bootstrap_interval_does_not_depend_on_row_order():
-    from lidcbench.score import pooled_classification
+    from lidcbench.scoring.score import pooled_classification
 
     rng = np.random.default_rng(4)
     labels = np.r_[np.ones(40), np.zeros(60)].astype(int)

@@ -10,10 +10,10 @@ from synthetic_nodules import nodule_table, slice_predictions
 from test_records import make_record
 
 from lidcbench.errors import PredictionsError
-from lidcbench.metrics import bootstrap_auc_ci
-from lidcbench.records import RunRecord, to_json
-from lidcbench.run import FoldJob, plan
-from lidcbench.score import SIZE_SPLIT_MM, compare, nodule_predictions, score_fold, summarize
+from lidcbench.results.records import RunRecord, to_json
+from lidcbench.running.fold import FoldJob, plan
+from lidcbench.scoring.metrics import bootstrap_auc_ci
+from lidcbench.scoring.score import SIZE_SPLIT_MM, compare, nodule_predictions, score_fold, summarize
 
 
 def _nodules(labels, scores, prefix="n"):

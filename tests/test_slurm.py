@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lidcbench.records import read_records
+from lidcbench.results.records import read_records
 
 pytestmark = pytest.mark.slurm
 

@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from lidcbench.attributes import RATINGS
 from lidcbench.errors import SourceError
-from lidcbench.geometry import CROP_FACTOR
-from lidcbench.sources import make_source
-from lidcbench.sources.contours import ContoursSource
+from lidcbench.patches.sources import make_source
+from lidcbench.patches.sources.contours import ContoursSource
+from lidcbench.protocol.attributes import RATINGS
+from lidcbench.protocol.geometry import CROP_FACTOR
 
 SIZE = 64
 

@@ -6,14 +6,14 @@ import numpy as np
 import pydicom
 import pytest
 
-from lidcbench._pylidc import load
-from lidcbench.cache import load_patches
 from lidcbench.errors import DicomSeriesError, MissingScansError, SourceError
-from lidcbench.geometry import nodule_geometry
-from lidcbench.sources import make_source
-from lidcbench.sources.crop import AIR_HU, lung_window, sample_patch
-from lidcbench.sources.ct import DICOM_ROOT_ENV, CtSource, find_dicom_root
-from lidcbench.synthetic_ct import write_series
+from lidcbench.patches.cache import load_patches
+from lidcbench.patches.sources import make_source
+from lidcbench.patches.sources.crop import AIR_HU, lung_window, sample_patch
+from lidcbench.patches.sources.ct import DICOM_ROOT_ENV, CtSource, find_dicom_root
+from lidcbench.patches.sources.synthetic_ct import write_series
+from lidcbench.protocol._pylidc import load
+from lidcbench.protocol.geometry import nodule_geometry
 
 pytestmark = pytest.mark.lidc_ct
 SIZE = 64

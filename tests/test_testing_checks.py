@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lidcbench.cohort import load_cohort
 from lidcbench.method import Method, prediction_frame
+from lidcbench.protocol.cohort import load_cohort
 from lidcbench.testing import check_method
 
 

@@ -12,9 +12,9 @@ import torch
 from scipy import stats
 from torch.utils.data import WeightedRandomSampler
 
-from lidcbench.devicedata import TrainingSet, balanced_indices, centre_batches, crop_and_flip
 from lidcbench.errors import LidcbenchError
-from lidcbench.trainloop import TrainLoop, adam
+from lidcbench.training.devicedata import TrainingSet, balanced_indices, centre_batches, crop_and_flip
+from lidcbench.training.loop import TrainLoop, adam
 
 SIZE, CROP = 12, 8  # 5 valid offsets per axis
 

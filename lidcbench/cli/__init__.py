@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import LidcbenchError
+from lidcbench.errors import LidcbenchError
 
 # Subcommand name -> module under lidcbench.cli with add_arguments(parser) and run(args).
 SUBCOMMANDS = {
@@ -21,7 +21,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from lidcbench import __version__
 
     parser = argparse.ArgumentParser(prog="lidcbench", description="Lung-nodule benchmark harness for LIDC-IDRI.")
     parser.add_argument("--version", action="version", version=f"lidcbench {__version__}")

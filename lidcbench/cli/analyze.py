@@ -29,16 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .console import make_console
+    from lidcbench.errors import AnalysisError
+    from lidcbench.protocol.rules import DEFAULT
+    from lidcbench.reports.analysis.inputs import method_inputs, readers_inputs
+    from lidcbench.reports.analysis.rfe import recursive_feature_elimination
+    from lidcbench.reports.analysis.tsne import embeddings
+    from lidcbench.reports.analysis.view import print_rfe, print_tsne
+    from lidcbench.reports.analysis.write import write_rfe, write_tsne
+    from lidcbench.results.records import read_records
 
-    from ..analysis.inputs import method_inputs, readers_inputs
-    from ..analysis.rfe import recursive_feature_elimination
-    from ..analysis.tsne import embeddings
-    from ..analysis.view import print_rfe, print_tsne
-    from ..analysis.write import write_rfe, write_tsne
-    from ..errors import AnalysisError
-    from ..protocol import DEFAULT
-    from ..records import read_records
+    from .console import make_console
 
     protocol = protocol_from_args(args)
     if args.method is None:

@@ -30,12 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from .. import __version__, bench
-    from ..benchrecord import BENCH_SCHEMA, HEADERS, rows, write_bench_record
-    from ..cohort import load_cohort
-    from ..errors import LidcbenchError
-    from ..records import _git_commit
-    from ..run import FoldJob, plan
+    from lidcbench import __version__
+    from lidcbench.bench import throughput as bench
+    from lidcbench.bench.benchrecord import BENCH_SCHEMA, HEADERS, rows, write_bench_record
+    from lidcbench.errors import LidcbenchError
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.results.records import _git_commit
+    from lidcbench.running.fold import FoldJob, plan
 
     console = Console()
     resolved = plan(FoldJob(method=args.method, fold=0, profile=args.profile, device=args.device))
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     del bare_model
     loader = patches = None
     if not args.no_loader:
-        from ..cache import load_patches
+        from lidcbench.patches.cache import load_patches
 
         console.print(f"timing the data path at {method.patch_size} px ...")
         patches = load_patches(cohort, "contours", size=method.patch_size)
@@ -129,7 +130,7 @@ def _time_method_loop(resolved, args, cohort, patches, settings, console):
 
     import torch
 
-    from .. import bench
+    from lidcbench.bench import throughput as bench
 
     params = {**resolved.params, "pretrained": "none"}
     if args.compile:

@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ..cache import load_patches
-    from ..cohort import load_cohort
-    from ..errors import SourceError
-    from ..sources import make_source
+    from lidcbench.errors import SourceError
+    from lidcbench.patches.cache import load_patches
+    from lidcbench.patches.sources import make_source
+    from lidcbench.protocol.cohort import load_cohort
 
     if args.dicom_root is not None and args.source != "ct":
         raise SourceError("--dicom-root applies to the ct source only; add --source ct.")
@@ -53,9 +53,9 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..cache import cache_entries, leftover_files
-    from ..cachedir import cache_root
-    from ..sources.dicom_series import INDEX_FOLDER
+    from lidcbench.cachedir import cache_root
+    from lidcbench.patches.cache import cache_entries, leftover_files
+    from lidcbench.patches.sources.dicom_series import INDEX_FOLDER
 
     root = cache_root(args.cache_dir)
     entries = cache_entries(args.cache_dir)
@@ -94,8 +94,8 @@ _SUMMARY = ("source", "size", "protocol_hash", "created", "lidcbench_version")
 
 
 def _clear(args: argparse.Namespace) -> int:
-    from ..cache import clear_cache
-    from ..cachedir import cache_root
+    from lidcbench.cachedir import cache_root
+    from lidcbench.patches.cache import clear_cache
 
     count, freed = clear_cache(args.cache_dir, keys=args.key)
     print(f"removed {count} file(s), {freed / 1e6:.1f} MB, from {cache_root(args.cache_dir)}")

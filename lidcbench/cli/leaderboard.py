@@ -19,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.write import regenerate_analyses
-    from ..benchrecord import read_bench_records, throughput_markdown
-    from ..errors import RecordError
-    from ..leaderboard import GENERATED_MARK, regenerate
+    from lidcbench.bench.benchrecord import read_bench_records, throughput_markdown
+    from lidcbench.errors import RecordError
+    from lidcbench.reports.analysis.write import regenerate_analyses
+    from lidcbench.reports.regenerate import GENERATED_MARK, regenerate
 
     bench_records = read_bench_records(args.results)
     try:

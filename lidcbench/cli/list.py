@@ -9,10 +9,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .console import make_console
     from rich.table import Table
 
-    from ..registry import default_registry
+    from lidcbench.plugins.registry import default_registry
+
+    from .console import make_console
 
     registry = default_registry()
     table = Table(title="Registered methods", title_justify="left")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..protocol import Protocol
+from lidcbench.protocol.rules import Protocol
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:

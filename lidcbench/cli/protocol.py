@@ -15,20 +15,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-derivation", action="store_true", help="skip the count-derivation table (faster)")
     parser.add_argument("--export", type=Path, metavar="CSV",
                         help="write the cohort table (nodule ids, patient, series, centroid, fold, label, slices; "
-                             "see lidcbench.export) to CSV instead of printing the card")
+                             "see lidcbench.protocol.export) to CSV instead of printing the card")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .console import make_console
+    from lidcbench.protocol.card import cohort_card
+    from lidcbench.protocol.cardview import print_rich, to_markdown
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
 
-    from ..card import cohort_card
-    from ..cardview import print_rich, to_markdown
-    from ..cohort import load_cohort
-    from ..folds import load_folds
+    from .console import make_console
 
     protocol = protocol_from_args(args)
     if args.export:
-        from ..export import cohort_export
+        from lidcbench.protocol.export import cohort_export
 
         table = cohort_export(load_cohort(protocol), load_folds())
         table.to_csv(args.export, index=False)

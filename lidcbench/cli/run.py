@@ -58,12 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..executors.grid import parse_methods, parse_seeds
-    from ..executors.local import parse_gpus
-    from ..executors.runner import RunOptions, run_grid
-    from ..executors.slurm import SlurmOptions
-    from ..folds import load_folds
-    from ..run import FoldJob
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.running.executors.grid import parse_methods, parse_seeds
+    from lidcbench.running.executors.local import parse_gpus
+    from lidcbench.running.executors.runner import RunOptions, run_grid
+    from lidcbench.running.executors.slurm import SlurmOptions
+    from lidcbench.running.fold import FoldJob
+
     from .console import make_console
 
     methods, seeds, gpus = parse_methods(args.method), parse_seeds(args.seeds), parse_gpus(args.gpus)

@@ -31,17 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .console import make_console
+    from lidcbench.plugins.predictions import read_predictions_csv, validate_predictions
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.results.records import check_name, new_record, write_record
+    from lidcbench.scoring.readers.calibration import calibration
+    from lidcbench.scoring.readers.comparison import compare_with_readers
+    from lidcbench.scoring.readers.terminal import print_readers
+    from lidcbench.scoring.score import score_folds
+    from lidcbench.scoring.scoreview import print_score
 
-    from ..cohort import load_cohort
-    from ..folds import load_folds
-    from ..predictions import read_predictions_csv, validate_predictions
-    from ..readers.calibration import calibration
-    from ..readers.comparison import compare_with_readers
-    from ..readers.terminal import print_readers
-    from ..records import check_name, new_record, write_record
-    from ..score import score_folds
-    from ..scoreview import print_score
+    from .console import make_console
 
     method = check_name("method", args.method or args.predictions.stem)
     gallery_source = _gallery_source(args) if args.gallery else None  # a bad option fails before any work
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         print_score(score, console, title=method)
         print_readers(readers, calibrated, console, title=method)
     if gallery_source is not None:
-        from ..cache import load_patches
-        from ..readers.gallery import gallery_from_patches
+        from lidcbench.patches.cache import load_patches
+        from lidcbench.reports.gallery import gallery_from_patches
 
         patches = load_patches(cohort, gallery_source, size=args.patch_size, progress=not args.json,
                                allow_missing=True)
@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _gallery_source(args: argparse.Namespace):
     """The gallery's source, checked before any work: a PNG path in an existing folder, a known source."""
-    from ..cache import MIN_SIZE
-    from ..errors import PatchesError
-    from ..sources import make_source
+    from lidcbench.errors import PatchesError
+    from lidcbench.patches.cache import MIN_SIZE
+    from lidcbench.patches.sources import make_source
 
     if args.gallery.suffix.lower() != ".png":
         raise PatchesError(f"--gallery {args.gallery} must name a .png file.")

@@ -14,7 +14,7 @@ Each check builds small synthetic patches for real cohort nodules (training
 nodules from folds 1-4, test nodules from fold 0), so a check runs in
 seconds for any method that can train on a few dozen 32-pixel slices.
 ``check_no_test_labels`` runs fit and predict under the leakage guard
-(:mod:`lidcbench.isolation`), as a run does; :func:`check_guard` proves the
+(:mod:`lidcbench.running.isolation`), as a run does; :func:`check_guard` proves the
 guard itself against a method that tries every ordinary route to the labels.
 """
 from __future__ import annotations
@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..attributes import ATTRIBUTE_NAMES
-from ..database import default_db_path
-from ..errors import LeakageError
-from ..isolation import fit_predict, label_sources
-from ..method import PREDICTION_COLUMNS, FoldData
+from lidcbench.errors import LeakageError
+from lidcbench.plugins.method import PREDICTION_COLUMNS, FoldData
+from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
+from lidcbench.protocol.database import default_db_path
+from lidcbench.running.isolation import fit_predict, label_sources
+
 from .data import synthetic_split
 from .guard import check_guard
 
@@ -44,7 +45,7 @@ def _fresh(method_class, params: dict[str, Any]):
 
 def _guarded(method_class, params: dict[str, Any], train: FoldData, test: FoldData) -> pd.DataFrame:
     """fit and predict as the runner runs them: in a child process that cannot open the
-    annotation database, the frozen files, a cohort cache or records (lidcbench.isolation)."""
+    annotation database, the frozen files, a cohort cache or records (lidcbench.running.isolation)."""
     try:
         return fit_predict(method_class, copy.deepcopy(params), train, test,
                            label_sources(default_db_path())).predictions
@@ -126,8 +127,8 @@ def check_predict_on_empty_input(method_class, params, data):
 
 def check_parameter_declarations(method_class, params, data):
     """Declared checks name real parameters, and the defaults, each profile and ``params`` pass them."""
-    from ..errors import ParameterError
-    from ..params import check_params, defaults, param_checks, param_relations
+    from lidcbench.errors import ParameterError
+    from lidcbench.plugins.params import check_params, defaults, param_checks, param_relations
 
     names = set(method_class.param_names())
     declared = set(param_checks(method_class)) | {n for r in param_relations(method_class) for n in r.names}

@@ -2,9 +2,9 @@
 
 Each route is an ordinary mistake a plugin could make; the guard must refuse
 every one of them while ``fit`` or ``predict`` runs (see
-:mod:`lidcbench.isolation`). The loader is bound when this module is
-imported, as a plugin that writes ``from lidcbench.cohort import ...`` at its
-top would, so that patching ``lidcbench.cohort`` cannot catch it.
+:mod:`lidcbench.running.isolation`). The loader is bound when this module is
+imported, as a plugin that writes ``from lidcbench.protocol.cohort import ...`` at its
+top would, so that patching ``lidcbench.protocol.cohort`` cannot catch it.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cohort import _load_cohort  # bound at import time, on purpose
-from ..method import FoldData, Method, prediction_frame
-from ..protocol import Protocol
+from lidcbench.plugins.method import FoldData, Method, prediction_frame
+from lidcbench.protocol.cohort import _load_cohort  # bound at import time, on purpose
+from lidcbench.protocol.rules import Protocol
 
 ROUTES = ("bound_loader", "sqlite", "frozen_files", "cohort_cache", "records", "swallowed")
 

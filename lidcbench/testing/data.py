@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..cohort import load_cohort
-from ..folds import load_folds
-from ..method import FoldData
-from ..patches import Patches
+from lidcbench.patches import Patches
+from lidcbench.plugins.method import FoldData
+from lidcbench.protocol.cohort import load_cohort
+from lidcbench.protocol.folds import load_folds
 
 
 def _render(table: pd.DataFrame, size: int, seed: int) -> Patches:

@@ -1,7 +1,7 @@
 """The leakage guard's own conformance check: every ordinary route to the labels is refused.
 
 :func:`check_guard` runs :class:`~lidcbench.testing.cheats.LabelReadingMethod`
-through :func:`lidcbench.isolation.fit_predict`, exactly as the runner does,
+through :func:`lidcbench.running.isolation.fit_predict`, exactly as the runner does,
 once per route, and requires :class:`~lidcbench.errors.LeakageError` each
 time; a control run that opens a harmless file must succeed, so the refusals
 come from the guard and not from a broken method.
@@ -11,12 +11,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..cachedir import cache_root
-from ..database import default_db_path
-from ..errors import LeakageError
-from ..folds import folds_path
-from ..grouping import grouping_path
-from ..isolation import _cohort_cache_dir, fit_predict, label_sources
+from lidcbench.cachedir import cache_root
+from lidcbench.errors import LeakageError
+from lidcbench.protocol.database import default_db_path
+from lidcbench.protocol.folds import folds_path
+from lidcbench.protocol.grouping import grouping_path
+from lidcbench.running.isolation import _cohort_cache_dir, fit_predict, label_sources
+
 from .cheats import LabelReadingMethod
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from ..attributes import ATTRIBUTE_NAMES
-from ..method import FoldData, Method, prediction_frame
-from ..params import at_least, positive
+from lidcbench.plugins.method import FoldData, Method, prediction_frame
+from lidcbench.plugins.params import at_least, positive
+from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
 
 
 def _patch_statistics(data: FoldData) -> np.ndarray:

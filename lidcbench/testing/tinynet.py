@@ -13,10 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..executors import checkpoints
-from ..method import FoldData, Method, prediction_frame
-from ..params import at_least, optional, positive
-from ..training import seed_everything
+from lidcbench.plugins.method import FoldData, Method, prediction_frame
+from lidcbench.plugins.params import at_least, optional, positive
+from lidcbench.training import checkpoints
+from lidcbench.training.torch_setup import seed_everything
+
 from .tiny import _patch_statistics
 
 
@@ -40,7 +41,7 @@ class TinyNetMethod(Method):
         return torch.from_numpy(((_patch_statistics(data) - self.centre_) / self.scale_).astype(np.float32))
 
     def fit(self, train: FoldData) -> TinyNetMethod:
-        from .. import progress
+        from lidcbench import progress
 
         generator = seed_everything(self.seed)
         statistics = _patch_statistics(train)

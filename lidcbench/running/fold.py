@@ -1,0 +1,225 @@
+"""Train on the other folds, predict one fold, score it, write its record.
+
+A :class:`FoldJob` is one self-contained unit of work: names and settings
+in, a result record out, so that an executor can run fold jobs anywhere.
+:func:`run_folds` runs the requested folds one after another, skipping
+those whose record exists.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lidcbench.errors import LidcbenchError, PluginError
+from lidcbench.plugins.method import FoldData, Method
+from lidcbench.plugins.params import annotations, check_params, convert
+from lidcbench.plugins.registry import Registry, default_registry
+from lidcbench.protocol.rules import Protocol
+from lidcbench.results.records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
+from lidcbench.training.checkpoints import DEFAULT_EVERY
+
+DEFAULT_PATCH_SIZE = 64  # for methods that do not ask for a patch size
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    method: str
+    fold: int
+    seed: int = 0
+    profile: str | None = None  # None: the method's default for the device
+    params: dict[str, Any] = field(default_factory=dict)  # overrides on top of the profile
+    source: str = "contours"
+    source_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"dicom_root": ...} for ct
+    allow_missing: bool = False  # ct source: score the nodules whose scans are present
+    protocol: dict[str, Any] = field(default_factory=dict)  # Protocol fields; {} is the default protocol
+    out_dir: str = str(DEFAULT_RESULTS)
+    device: str = "auto"
+    checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
+    min_coverage: float | None = None  # refuse to score when fewer of the cohort's nodules have pixels
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A job resolved against its method: the profile chosen and the exact parameters."""
+
+    job: FoldJob
+    method_class: type
+    profile: str
+    params: dict[str, Any]
+    device: str
+    patch_size: int
+
+
+def resolve_device_name(device: str) -> str:
+    """``auto`` as cuda or cpu; a CUDA device asked for without CUDA is an error at once."""
+    if device != "auto" and not device.startswith("cuda"):
+        return device
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise LidcbenchError(f"device {device!r} asked for, but torch sees no CUDA device; use --device cpu.")
+    return device
+
+
+def typed_overrides(method_class: type, params: dict[str, Any], method: str = "") -> dict[str, Any]:
+    """Overrides given as text (``--set NAME=VALUE``) converted to the types ``__init__`` declares."""
+    kinds = annotations(method_class)
+    return {name: convert(method_class, name, value, method) if isinstance(value, str) and kinds.get(name) is not str
+            else value for name, value in params.items()}
+
+
+def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
+    method_class = (registry or default_registry()).get(job.method)
+    if not (isinstance(method_class, type) and issubclass(method_class, Method)):
+        raise PluginError(f"method {job.method!r} is not a lidcbench.method.Method subclass.")
+    # A method without a device parameter runs on the CPU: "auto" then needs no torch import (seconds).
+    takes_device = "device" in method_class.param_names()
+    device = resolve_device_name(job.device) if takes_device or job.device != "auto" else "cpu"
+    profiles = method_class.profiles
+    profile = job.profile or method_class.default_profile(device)
+    if profile not in profiles:
+        raise LidcbenchError(f"method {job.method!r} has no profile {profile!r}; it has: {', '.join(profiles)}.")
+    names = method_class.param_names()
+    unknown = sorted(set(job.params) - set(names))
+    if unknown:
+        raise LidcbenchError(f"method {job.method!r} takes no parameter(s) {', '.join(unknown)}; "
+                             f"it takes: {', '.join(names)}.")
+    params = {**profiles[profile], **typed_overrides(method_class, job.params, job.method)}
+    if "seed" in names:
+        params["seed"] = job.seed
+    if "device" in names:
+        params["device"] = device
+    params = check_params(method_class, params, job.method)
+    return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
+
+
+def source_and_settings(job: FoldJob, size: int):
+    """The job's patch source and the settings that name its pixels (the patch size included)."""
+    from lidcbench.patches.sources import make_source
+
+    source = make_source(job.source, **job.source_options)
+    return source, {**source.settings(), "patch_size": size}
+
+
+def record_location(resolved: Plan) -> Path:
+    job = resolved.job
+    _, settings = source_and_settings(job, resolved.patch_size)
+    setting = setting_key(Protocol(**job.protocol).hash, job.source, settings, resolved.profile)
+    return record_path(job.out_dir, job.method, job.fold, job.seed, setting=setting)
+
+
+def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool = True) -> tuple[RunRecord, Path]:
+    """Run one fold job end to end and write its record (atomically)."""
+    from lidcbench.patches.cache import load_patches
+    from lidcbench.plugins.predictions import validate_predictions
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.results.coverage import check_min_coverage, cohort_coverage, fold_record
+    from lidcbench.results.records import new_record, write_record
+    from lidcbench.results.skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
+    from lidcbench.scoring.score import nodule_predictions, score_fold
+    from lidcbench.training import checkpoints
+
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
+
+    resolved = plan(job, registry)
+    start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
+    protocol = Protocol(**job.protocol)
+    cohort, folds = load_cohort(protocol), load_folds()
+    source, settings = source_and_settings(job, resolved.patch_size)
+    patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
+                           allow_missing=job.allow_missing)
+    train_table, test_table = folds.split(cohort, job.fold)
+    fold_ids = set(test_table["nodule_id"])
+    available = set(patches.nodule_ids)  # fewer than the cohort only with --allow-missing on the ct source
+    train_table = train_table[train_table["nodule_id"].isin(available)].reset_index(drop=True)
+    test_table = test_table[test_table["nodule_id"].isin(available)].reset_index(drop=True)
+    train = FoldData(train_table, patches.select(train_table["nodule_id"]), labelled=True)
+    test = FoldData.unlabelled(test_table, patches.select(test_table["nodule_id"]))
+    coverage = cohort_coverage(cohort.table, patches.missing)
+    check_min_coverage(coverage, job.min_coverage)
+    coverage = fold_record(coverage, len(fold_ids), len(test_table))
+
+    method = resolved.method_class(**resolved.params)
+    reason = screen_fold(method, train_table, test_table, job.fold)  # before any training
+    if reason:
+        marker = SkippedFold(job.method, job.fold, job.seed, resolved.profile, job.source, settings, protocol.hash,
+                             reason, coverage)
+        raise FoldSkipped(marker, write_skip(marker, job.out_dir))
+    # An interrupted job resumes from its checkpoint, found from where its record will be; the
+    # guarded child learns where through the environment (lidcbench.training.checkpoints).
+    checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
+                                              job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
+    # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
+    with checkpoints.saving_to(checkpointing):
+        fitted = fit_predict(resolved.method_class, resolved.params, train, test,
+                             label_sources(cohort.db_path, [job.out_dir]), name=job.method)
+    predictions = validate_predictions(fitted.predictions, cohort)
+    metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
+    nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
+    if patches.missing:  # with allow_missing: the record names the test nodules left out
+        left_out = set(patches.missing) & fold_ids
+        metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
+    params = fitted.params
+    if fitted.weights != NO_WEIGHTS:
+        params = {**params, "weights_loaded": fitted.weights}  # which pretrained weights, if any
+    record = new_record(
+        method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
+        source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
+        nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
+        coverage=coverage,
+    )
+    path = write_record(record, job.out_dir)
+    clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
+    checkpoints.discard(checkpointing)
+    return record, path
+
+
+def _device_description(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    fold: int
+    path: Path
+    skipped: bool  # the record existed and was kept
+    record: RunRecord | None  # None when the fold was not scored
+    skip_reason: str | None = None  # why not, e.g. "no test nodules present" (path: its skip marker)
+
+
+def run_folds(jobs: Iterable[FoldJob], force: bool = False, registry: Registry | None = None,
+              on_start: Callable[[FoldJob, bool], None] | None = None) -> list[FoldOutcome]:
+    """Run each job unless its record exists (``force`` redoes it)."""
+    outcomes = []
+    for job in jobs:
+        path = record_location(plan(job, registry))
+        exists = path.is_file()
+        if on_start:
+            on_start(job, exists and not force)
+        if exists and not force:
+            outcomes.append(FoldOutcome(job.fold, path, True, read_record(path)))
+            continue
+        from lidcbench.results.skips import FoldSkipped
+
+        try:
+            record, path = run_fold(job, registry)
+        except FoldSkipped as skipped:
+            outcomes.append(FoldOutcome(job.fold, skipped.path, False, None, skipped.marker.reason))
+            continue
+        outcomes.append(FoldOutcome(job.fold, path, False, record))
+    return outcomes
+
+
+def fold_jobs(template: FoldJob, folds: Iterable[int]) -> list[FoldJob]:
+    return [replace(template, fold=fold) for fold in folds]

