@@ -5,20 +5,8 @@ A method may set ``param_checks = {"n_estimators": at_least(1)}`` and
 attributes; both are optional (see the README's "Writing a method"). These
 names stay here whatever moves inside lidcbench (:mod:`lidcbench.plugins.params`).
 """
-from lidcbench.plugins.params import (
-                                      Check,
-                                      Relation,
-                                      at_least,
-                                      between,
-                                      device_name,
-                                      each,
-                                      no_larger,
-                                      one_of,
-                                      optional,
-                                      positive,
-                                      timm_model,
-                                      weights_choice,
-)
+from lidcbench.plugins.params import (Check, Relation, at_least, between, device_name, each, no_larger, one_of,
+                                      optional, positive, timm_model, weights_choice)
 
 __all__ = ["Check", "Relation", "at_least", "between", "device_name", "each", "no_larger", "one_of", "optional",
            "positive", "timm_model", "weights_choice"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from lidcbench.errors import LidcbenchError
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f".{name}", __name__)
         sub = commands.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub)
+        sub.add_argument("--debug", action="store_true", help="on an error, print its full traceback too")
         sub.set_defaults(handler=module.run)
     return parser
 
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except LidcbenchError as error:
+        if args.debug:
+            traceback.print_exception(error)
         print(f"lidcbench {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,6 +19,11 @@ import pandas as pd
 
 from lidcbench.protocol.attributes import ATTRIBUTE_NAMES, RATINGS
 
+# The version of the public plugin API (lidcbench.method, lidcbench.params, lidcbench.testing and the
+# entry-point group): raised only by a change that breaks a plugin written to the previous one. Every
+# record carries it.
+PLUGIN_API_VERSION = 1
+
 # Cohort columns a method may see for unlabelled (test) nodules: identity and
 # geometry, never a rating, the label or the readers. A deployed system has no
 # readers, and their number alone separates benign from malignant (AUC 0.71:

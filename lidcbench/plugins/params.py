@@ -253,5 +253,25 @@ def param_relations(method_class: type) -> tuple[Relation, ...]:
     return tuple(getattr(method_class, "param_relations", ()) or ())
 
 
+def refused_parameter(error: BaseException, params: Mapping[str, Any], method: str = "") -> ParameterError | None:
+    """``error``, raised by a method's ``__init__`` or ``fit``, as a one-line :class:`ParameterError` when it
+    is about a parameter value, else None.
+
+    About a parameter: scikit-learn's ``InvalidParameterError`` (the method's own library checking what it
+    was given), or a ``ValueError`` whose message names one of ``params``. The method needs no declarations
+    for this; declared checks (``param_checks``) catch the same values before any work starts.
+    """
+    if not isinstance(error, ValueError) or isinstance(error, ParameterError):
+        return None
+    message = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    named = [name for name in params if re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", message)]
+    from_library = type(error).__name__ == "InvalidParameterError"
+    if not named and not from_library:
+        return None
+    what = ", ".join(f"{name}={params[name]!r}" for name in named) if named else "a parameter value"
+    return ParameterError(f"{_who(method)}{what} refused by the method: {message} "
+                          "(--debug shows the traceback)")
+
+
 def _who(method: str) -> str:
     return f"method {method!r}: " if method else ""

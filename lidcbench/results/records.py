@@ -106,16 +106,19 @@ class Provenance:
     # torch's intra-op thread count and whether torch.use_deterministic_algorithms was on.
     threads: int | None = None
     deterministic_algorithms: bool | None = None
+    plugin_api_version: int | None = None  # lidcbench.method.PLUGIN_API_VERSION (None: records made before)
 
     @classmethod
     def collect(cls, device: str, wall_time_s: float | None) -> Provenance:
         from lidcbench import __version__
+        from lidcbench.plugins.method import PLUGIN_API_VERSION
 
         commit, dirty = _git_commit()
         threads, deterministic = _torch_numerics()
         return cls(__version__, commit, dirty, device, platform.python_version(), _package_versions(),
                    None if wall_time_s is None else float(wall_time_s),
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"), threads, deterministic)
+                   datetime.now(timezone.utc).isoformat(timespec="seconds"), threads, deterministic,
+                   PLUGIN_API_VERSION)
 
 
 def _torch_numerics() -> tuple[int | None, bool | None]:

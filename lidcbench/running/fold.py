@@ -8,13 +8,14 @@ those whose record exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lidcbench.errors import LidcbenchError, PluginError
 from lidcbench.plugins.method import FoldData, Method
-from lidcbench.plugins.params import annotations, check_params, convert
+from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
 from lidcbench.plugins.registry import Registry, default_registry
 from lidcbench.protocol.rules import Protocol
 from lidcbench.results.records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
@@ -144,7 +145,8 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     check_min_coverage(coverage, job.min_coverage)
     coverage = fold_record(coverage, len(fold_ids), len(test_table))
 
-    method = resolved.method_class(**resolved.params)
+    with _parameter_errors(resolved):
+        method = resolved.method_class(**resolved.params)
     reason = screen_fold(method, train_table, test_table, job.fold)  # before any training
     if reason:
         marker = SkippedFold(job.method, job.fold, job.seed, resolved.profile, job.source, settings, protocol.hash,
@@ -155,7 +157,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
                                               job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
     # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
-    with checkpoints.saving_to(checkpointing):
+    with checkpoints.saving_to(checkpointing), _parameter_errors(resolved):
         fitted = fit_predict(resolved.method_class, resolved.params, train, test,
                              label_sources(cohort.db_path, [job.out_dir]), name=job.method)
     predictions = validate_predictions(fitted.predictions, cohort)
@@ -177,6 +179,19 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
     checkpoints.discard(checkpointing)
     return record, path
+
+
+@contextmanager
+def _parameter_errors(resolved: Plan):
+    """A method's own library refusing a parameter value (scikit-learn's checks, a ValueError naming the
+    parameter) becomes a one-line :class:`ParameterError` naming the method; the original stays chained."""
+    try:
+        yield
+    except ValueError as error:
+        refused = refused_parameter(error, resolved.params, resolved.job.method)
+        if refused is None:
+            raise
+        raise refused from error
 
 
 def _device_description(device: str) -> str:

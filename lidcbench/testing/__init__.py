@@ -16,6 +16,11 @@ seconds for any method that can train on a few dozen 32-pixel slices.
 ``check_no_test_labels`` runs fit and predict under the leakage guard
 (:mod:`lidcbench.running.isolation`), as a run does; :func:`check_guard` proves the
 guard itself against a method that tries every ordinary route to the labels.
+
+No check asks for what the runner absorbs: it never calls ``fit`` or
+``predict`` with zero rows (a fold without test nodules is skipped, a training
+set a method cannot learn from is refused before training), so a plugin need
+not handle empty input.
 """
 from __future__ import annotations
 
@@ -114,17 +119,6 @@ def check_no_test_labels(method_class, params, data):
     pd.testing.assert_frame_equal(plain, reordered, check_exact=False, rtol=1e-5, atol=1e-6)
 
 
-def check_predict_on_empty_input(method_class, params, data):
-    """A fold with no test nodule (part of LIDC-IDRI downloaded) gives an empty frame, not a traceback."""
-    train, test = data
-    empty = FoldData.unlabelled(test.nodules.iloc[:0], test.patches.select([]))
-    predictions = _fresh(method_class, params).fit(train).predict(empty)
-    expected = list(PREDICTION_COLUMNS) + (list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
-    assert isinstance(predictions, pd.DataFrame), "predict must return a DataFrame on empty input"
-    assert list(predictions.columns) == expected and len(predictions) == 0, \
-        f"predict on no patches must return no rows with columns {expected}"
-
-
 def check_parameter_declarations(method_class, params, data):
     """Declared checks name real parameters, and the defaults, each profile and ``params`` pass them."""
     from lidcbench.errors import ParameterError
@@ -151,7 +145,6 @@ CHECKS: tuple[Callable, ...] = (
     check_predictions_shape_and_range,
     check_deterministic_under_a_seed,
     check_no_test_labels,
-    check_predict_on_empty_input,
 )
 
 
