@@ -15,9 +15,8 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lidcbench.method import FoldData, Method, prediction_frame
+from lidcbench.method import ATTRIBUTE_NAMES, FoldData, Method, prediction_frame
 from lidcbench.params import at_least, between, each
-from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
 
 from .features import feature_matrix
 

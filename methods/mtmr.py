@@ -16,9 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lidcbench.method import FoldData, Method, prediction_frame
+from lidcbench.method import ATTRIBUTE_NAMES, FoldData, Method, prediction_frame
 from lidcbench.params import at_least, device_name, each, no_larger, optional, positive, timm_model, weights_choice
-from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
 from lidcbench.training.devicedata import TrainingSet, centre_batches
 from lidcbench.training.loop import TrainLoop, adam, autocast, prepare_images, prepare_model
 from lidcbench.training.torch_setup import create_backbone, limit_slices_per_nodule, resolve_device, seed_everything

@@ -175,7 +175,7 @@ def training(workload: Workload, settings: Settings) -> dict[str, Any]:
 
 def data_path(images: np.ndarray, crop: int, settings: Settings) -> dict[str, Any]:
     """Patches/s of the training data path: batches sampled, cropped and flipped on the device from
-    the training set held there (:mod:`.devicedata`), as a method's training loop draws them."""
+    the training set held there (:mod:`lidcbench.training.devicedata`), as a method's training loop draws them."""
     from lidcbench.training.devicedata import TrainingSet
 
     device = torch.device(settings.device)

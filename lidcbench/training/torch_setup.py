@@ -2,7 +2,7 @@
 
 Device and seed handling, the choice of slices per nodule, and backbone
 creation that loads ImageNet weights only from local files. The training
-loop is :mod:`.trainloop`; the device-resident data and its augmentation
+loop is :mod:`.loop`; the device-resident data and its augmentation
 (random crop, horizontal and vertical flips, class-balanced sampling) are
 :mod:`.devicedata`.
 """
