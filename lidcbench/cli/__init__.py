@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "list": "List the registered methods, built-in and plugins.",
     "run": "Train and score a method fold by fold; write one result record per fold.",
     "analyze": "The paper's analyses: recursive feature elimination (Table IV) and t-SNE (Fig. 5).",
+    "reproduce": "Rerun each record's exact job with today's code; say whether its numbers agree.",
     "bench": "Measure a method's inference, training and data-path throughput; write a record.",
 }
 
