@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from lidcbench.errors import RecordError
+from lidcbench.plugins.codedigest import registered_code_digest
 from lidcbench.protocol.attributes import ATTRIBUTES
 from lidcbench.results.coverage import records_coverage, scored_text
 from lidcbench.results.records import RunRecord
@@ -46,6 +47,7 @@ class Entry:
     summary: dict[str, Any]
     versus_reference: dict[str, Any] | None = None
     skipped: tuple[SkippedFold, ...] = ()  # its folds marked as not scored (no test nodule had pixels)
+    code_today: str | None = None  # today's code digest of the method (None: not installed here)
 
     @property
     def label(self) -> str:
@@ -62,6 +64,12 @@ class Entry:
         """(test nodules scored, test nodules of its folds in the cohort): fewer with part of LIDC-IDRI."""
         scored, total = records_coverage(self.records)
         return scored, total + sum(int(m.coverage["fold_nodules"]) for m in self.skipped)
+
+    @property
+    def older_code(self) -> bool:
+        """Some record was made by other method code than today's, or before records kept a code digest."""
+        return any(r.provenance.method_code is None or r.provenance.method_code != self.code_today
+                   for r in self.records)
 
     @property
     def predicts_attributes(self) -> bool:
@@ -99,7 +107,8 @@ def _entry(records: list[RunRecord]) -> Entry:
             )
     nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
     summary = summarize({r.fold: r.metrics for r in records}, nodules)
-    return Entry(first.method, first.profile, first.seed, tuple(records), nodules, summary)
+    return Entry(first.method, first.profile, first.seed, tuple(records), nodules, summary,
+                 code_today=registered_code_digest(first.method))
 
 
 def _versus_reference(entry: Entry, reference: Entry) -> dict[str, Any] | None:

@@ -211,8 +211,31 @@ def _attributes(board: Leaderboard) -> list[str]:
     ]
 
 
+def _code(entry) -> str:
+    """Whether the row's records were made by today's method code (by their code digest)."""
+    made = sorted({r.provenance.method_code or "" for r in entry.records})
+    if entry.code_today is None:
+        return "method not installed here: " + (", ".join(f"`{d}`" for d in made if d) or "no digest")
+    if made == [entry.code_today]:
+        return f"today's (`{entry.code_today}`)"
+    if "" in made:
+        commits = sorted({(r.provenance.git_commit or "unknown commit")[:10] for r in entry.records
+                          if not r.provenance.method_code})
+        return f"**older**: made at {', '.join(commits)}, before records kept a code digest"
+    return f"**older**: {', '.join(f'`{d}`' for d in made)}; today's `{entry.code_today}`"
+
+
+def _older_code_mark(board: Leaderboard) -> list[str]:
+    older = [f"{e.label} seed {e.seed}" for e in board.entries if e.older_code]
+    if not older:
+        return []
+    return [f"> **Made by older code.** These rows' records were made by other method code than today's, so a "
+            f"fresh run may not give their numbers (`lidcbench reproduce` checks; \"How these were made\" says "
+            f"which code made them): {'; '.join(older)}.", ""]
+
+
 def _provenance(board: Leaderboard) -> list[str]:
-    headers = ["Method", "Seed", "Parameters", "lidcbench", "Commit", "Device", "Wall time (s)"]
+    headers = ["Method", "Seed", "Parameters", "Method code", "lidcbench", "Commit", "Device", "Wall time (s)"]
     rows = []
     for entry in board.entries:
         provenances = [r.provenance for r in entry.records]
@@ -221,16 +244,21 @@ def _provenance(board: Leaderboard) -> list[str]:
         times = [p.wall_time_s for p in provenances]
         rows.append([
             entry.label, str(entry.seed), f"`{json.dumps(entry.records[0].method_params, sort_keys=True)}`",
+            _code(entry),
             ", ".join(sorted({p.lidcbench_version for p in provenances})), ", ".join(commits),
             ", ".join(sorted({p.device for p in provenances})),
             "-" if None in times else f"{sum(times):.0f}",
         ])
-    return ["## How these were made", "", *_table(headers, rows)]
+    return ["## How these were made", "",
+            "Method code: a digest of the method's code (its module, the modules of its package and lidcbench's "
+            "training code it uses, comments and docstrings left out) in its records, against today's; "
+            "**older** marks a row whose records other code made.", "", *_table(headers, rows)]
 
 
 def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,
                   galleries: list | None = None) -> str:
-    lines = [mark, *_heading(board), *_coverage_mark(board), *_classification(board), *_over_seeds(board),
+    lines = [mark, *_heading(board), *_coverage_mark(board), *_older_code_mark(board), *_classification(board),
+             *_over_seeds(board),
              f"![ROC curves, pooled test nodules]({figure_name})",
              "", *readers_view.reader_section(board),
              *(readers_view.calibration_section(board, reliability_name) if reliability_name else []),

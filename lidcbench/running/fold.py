@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lidcbench.errors import LidcbenchError, PluginError
+from lidcbench.plugins.codedigest import method_code_digest
 from lidcbench.plugins.method import FoldData, Method
 from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
 from lidcbench.plugins.registry import Registry, default_registry
@@ -173,7 +174,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
-        coverage=coverage,
+        coverage=coverage, method_code=method_code_digest(resolved.method_class),
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
