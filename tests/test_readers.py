@@ -15,8 +15,10 @@ from lidcbench.protocol.attributes import RATINGS
 from lidcbench.reports import gallery as gallery_module
 from lidcbench.reports import readers_page as view
 from lidcbench.reports.gallery import gallery_from_patches, most_confident_mistakes, wrong_everywhere
+from lidcbench.protocol.cohort import load_cohort
+from lidcbench.protocol.rules import Protocol
 from lidcbench.reports.regenerate import regenerate
-from lidcbench.results.records import new_record, write_record
+from lidcbench.results.records import new_record, read_record, write_record
 from lidcbench.scoring.readers.bootstrap import auc_by_nodule, rates_by_nodule
 from lidcbench.scoring.readers.calibration import bin_counts, calibration, expected_calibration_error
 from lidcbench.scoring.readers.comparison import compare_with_readers
@@ -91,6 +93,36 @@ def test_reader_and_method_aucs_agree_with_scikit_learn_on_the_same_pairs(synthe
     low, high = versus["ci"]
     assert low <= versus["difference"] <= high
     assert readers["ci"][0] <= readers["auc"] <= readers["ci"][1]
+
+
+def _pairs_by_hand(table: pd.DataFrame) -> pd.DataFrame:
+    """A second implementation of the leave-one-reader-out pairs: label by the others' mean, 3 left out."""
+    rows = []
+    for nodule in table.itertuples():
+        ratings = nodule.readers_malignancy
+        for reader, rating in enumerate(ratings if len(ratings) > 1 else ()):
+            others = (sum(ratings) - rating) / (len(ratings) - 1)
+            if others != 3:
+                rows.append({"nodule_id": nodule.nodule_id, "rating": rating, "label": int(others > 3),
+                             "diameter": nodule.reader_diameters_mm[reader]})
+    return pd.DataFrame(rows)
+
+
+def test_each_readers_own_diameter_is_scored_on_the_same_pairs(synthetic):
+    table, nodules = synthetic
+    rng = np.random.default_rng(5)
+    table = table.assign(reader_diameters_mm=[tuple(rng.uniform(3, 30, len(r))) for r in table.readers_malignancy])
+    comparison = compare_with_readers(table, [nodules])
+    pairs = _pairs_by_hand(table)
+    assert comparison.reader_diameter["n"] == len(pairs) == comparison.pairs
+    assert comparison.reader_diameter["auc"] == pytest.approx(roc_auc_score(pairs.label, pairs.diameter))
+    assert comparison.readers["auc"] == pytest.approx(roc_auc_score(pairs.label, pairs.rating))
+    low, high = comparison.reader_diameter["ci"]
+    assert low < comparison.reader_diameter["auc"] < high and high - low > 0.01
+    assert comparison.single_reader == sum(len(r) == 1 for r in table.readers_malignancy) > 0
+    # Without per-reader diameters there is no such row, and nothing else changes.
+    bare = compare_with_readers(table.drop(columns="reader_diameters_mm"), [nodules])
+    assert bare.reader_diameter == {} and bare.readers == comparison.readers
 
 
 def test_attributes_are_scored_on_the_readers_pairs_with_their_weights(synthetic):
@@ -238,6 +270,24 @@ def test_the_page_shows_readers_calibration_and_galleries_and_regenerates_byte_f
     text = first[0].read_text()
     assert "## One radiologist against the others" in text
     assert "| Readers, one vs the others, rating ≥ 4 as malignant |" in text
+    # The numbers of the comparison, recomputed here from the cohort's readers with a second implementation.
+    tested = pd.concat([read_record(p).nodule_frame() for p in sorted(cohort_records.rglob("fold*.json"))])
+    cohort = load_cohort(Protocol())
+    pairs = _pairs_by_hand(cohort.table[cohort.table.nodule_id.isin(tested.nodule_id)])
+    count = f"{len(pairs)} ({pairs.nodule_id.nunique()}, {pairs.label.sum()})"
+    rating_auc, size_auc = roc_auc_score(pairs.label, pairs.rating), roc_auc_score(pairs.label, pairs.diameter)
+    assert f"| Readers, one vs the others, rating ≥ 3 as malignant | {count} | {rating_auc:.3f} [" in text
+    assert f"| One reader's own diameter (their greatest diameter, mm) as the score | {count} | {size_auc:.3f} [" in text
+    for method, row in (("strong", "strong"), ("diameter", "diameter: the readers' mean diameter")):
+        frame = pd.concat([read_record(p).nodule_frame() for p in sorted(cohort_records.rglob(f"{method}/*.json"))])
+        auc = roc_auc_score(pairs.label, pairs.nodule_id.map(frame.set_index("nodule_id").malignancy))
+        section = text.split("## One radiologist against the others")[1].split("\n## ")[0]
+        assert f"| {row}" in section
+        assert f", seed 0, probability ≥ 0.5 | {count} | {auc:.3f} [" in section.split(f"| {row}")[1].split("\n")[0]
+    single = sum(len(r) == 1 for r in cohort.table[cohort.table.nodule_id.isin(tested.nodule_id)].readers_malignancy)
+    assert f"has AUC {rating_auc:.3f}, and the same reader's own greatest diameter, used alone as the score, " \
+           f"{size_auc:.3f}." in text
+    assert f"nodules with a single reader ({single} test nodules)" in text and "(`contours`)" in text
     assert "ΔAUC vs readers [95% CI]" in text and "| Brier ↓ | ECE ↓ |" in text
     assert "## Attribute scores on the readers' pairs" in text and "Nodules every method gets wrong" in text
     for name in names:

@@ -79,15 +79,20 @@ def reader_section(board) -> list[str]:
         f"a nodule drawn together, {N_RESAMPLES} seeded resamples). ΔAUC: the method's AUC minus the readers' "
         "on the same resamples; positive means the method ranks these nodules better than one reader does. "
         "The per-nodule labels of the tables above are unchanged.", "",
+        *_fair_reading(board),
     ]
     headers = ["Who", "Pairs (nodules, malignant pairs)", "AUC [95% CI] ↑", "Sen (%) ↑", "Spe (%) ↑",
                "Acc (%) ↑", "ΔAUC vs readers [95% CI]"]
     readers = comparison.readers
+    pairs_text = f"{readers['n']} ({readers['nodules']}, {readers['malignant']})"
     rows = []
     for point in OPERATING_POINTS:
-        rows.append([f"Readers, one vs the others, rating ≥ {point} as malignant",
-                     f"{readers['n']} ({readers['nodules']}, {readers['malignant']})",
+        rows.append([f"Readers, one vs the others, rating ≥ {point} as malignant", pairs_text,
                      _with_ci(readers["auc"], readers["ci"], 3), *_rates(readers[f"at_{point}"]), "-"])
+    if comparison.reader_diameter:
+        diameter = comparison.reader_diameter
+        rows.append(["One reader's own diameter (their greatest diameter, mm) as the score", pairs_text,
+                     _with_ci(diameter["auc"], diameter["ci"], 3), "-", "-", "-", "-"])
     for entry, row in zip(board.entries, comparison.methods):
         versus = row["versus_readers"]
         rows.append([f"{_entry_name(entry)}, probability ≥ {THRESHOLD:g}",
@@ -96,7 +101,52 @@ def reader_section(board) -> list[str]:
                      "-" if versus is None else _with_ci(versus["difference"], versus["ci"], 3, sign=True)])
     return [*lines, *_table(headers, rows),
             "The readers' AUC is that of their 1-5 ratings as scores; their two rows differ only in the "
-            "operating point. The ROC figure marks both operating points.", ""]
+            "operating point. The ROC figure marks both operating points. The reader's own diameter is the "
+            "greatest diameter that reader measured on the nodule, a size measure with no threshold of its own, "
+            "so it has an AUC only.", ""]
+
+
+# What the methods' inputs owe to the readers whose ratings make the label, by source.
+SOURCE_INPUTS = {
+    "contours": "On this source (`contours`) the methods' inputs come from the same readers whose ratings make "
+                "the label: the patches are rendered from their consensus contours, and the `diameter` baseline "
+                "is their mean diameter.",
+    "ct": "On this source (`ct`) the pixels are the scanner's, not the readers', but each crop is placed and "
+          "sized by the readers' contours, and the `diameter` baseline is still their mean diameter.",
+}
+
+
+def _fair_reading(board) -> list[str]:
+    """Above the table, in plain words: what the comparison shows on this source, and on which population."""
+    from .leaderboard import REFERENCE_METHOD
+
+    comparison = board.readers
+    lines = ["**How to read it.**"]
+    rating = comparison.readers["auc"]
+    if comparison.reader_diameter:
+        size = comparison.reader_diameter["auc"]
+        lines.append(f"On these pairs one reader's 1-5 rating has AUC {rating:.3f}, and the same reader's own "
+                     f"greatest diameter, used alone as the score, {size:.3f}.")
+        if size > rating:
+            lines.append(f"Size alone, measured by the same reader, is {size - rating:.3f} above the rating: a "
+                         "five-level rating ties many nodules that a continuous size measure puts in order, so a "
+                         "method's ΔAUC over the readers holds what a continuous size measure has over a coarse "
+                         "rating.")
+        lines.append("Compare a method with the diameter row for size against size; neither row shows that a "
+                     "method judges malignancy better than a radiologist.")
+    lines.append(SOURCE_INPUTS.get(board.first.source, f"On this source (`{board.first.source}`) the page does not "
+                                   "say how far the methods' inputs derive from the readers."))
+    lines.append(f"The pairs are another population than the tables above: nodules with a single reader "
+                 f"({comparison.single_reader} test nodules) have no other readers and are left out, "
+                 f"pairs whose other readers average exactly 3 are left out, and a nodule counts once per reader, "
+                 "so a nodule read by four counts four times and one read by two twice.")
+    reference = [(entry, row) for entry, row in zip(board.entries, comparison.methods)
+                 if entry.method == REFERENCE_METHOD and row["auc"] is not None]
+    if reference:
+        entry, row = reference[0]
+        lines.append(f"The `{REFERENCE_METHOD}` baseline scores {row['auc']:.3f} on these pairs and "
+                     f"{entry.summary['pooled']['auc']:.3f} per nodule (pooled, first table).")
+    return [" ".join(lines), ""]
 
 
 def attribute_pairs_section(board) -> list[str]:

@@ -41,6 +41,10 @@ class ReaderComparison:
     methods: tuple[dict[str, Any], ...] = ()
     attributes: tuple[dict[str, Any] | None, ...] = ()
     unavailable: str = ""
+    # Size against size: each reader's own greatest diameter as the score on the same pairs (AUC and interval);
+    # empty where the table has no per-reader diameters.
+    reader_diameter: dict[str, Any] = field(default_factory=dict)
+    single_reader: int = 0  # test nodules left out for having one reader (no others to label them)
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:
@@ -120,11 +124,17 @@ def compare_with_readers(table: pd.DataFrame, entries: Sequence[pd.DataFrame], a
     if pairs["label"].nunique() < 2:
         return ReaderComparison(unavailable="the leave-one-reader-out labels hold one class only")
     readers = _readers_row(pairs)
+    diameter = {}
+    if pairs["reader_diameter_mm"].notna().all():
+        diameter = {"n": len(pairs), **auc_by_nodule(pairs["label"], pairs["reader_diameter_mm"],
+                                                     pairs["nodule_id"])[0]}
+    single = len(tested) - table[table["nodule_id"].isin(tested)]["readers_malignancy"].map(len).ge(2).sum()
     return ReaderComparison(
         pairs=len(pairs), nodules=int(pairs["nodule_id"].nunique()), left_out=len(every_pair) - len(pairs),
         readers=readers[0],
         methods=tuple(_method_row(pairs, nodules, readers) for nodules in entries),
         attributes=tuple(_attributes_by_fold(every_pair, nodules) for nodules in entries),
+        reader_diameter=diameter, single_reader=int(single),
     )
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from lidcbench.protocol.attributes import ATTRIBUTE_NAMES
 
 BENIGN_BELOW = 3.0  # the protocol's rule on the readers' malignancy: < 3 benign, > 3 malignant
-COLUMNS = ("nodule_id", "reader", "rating", "others_malignancy", "label")
+COLUMNS = ("nodule_id", "reader", "rating", "others_malignancy", "label", "reader_diameter_mm")
 
 
 def _others(values: tuple[int, ...], reader: int, aggregate: str) -> float:
@@ -30,7 +30,8 @@ def reader_pairs(table: pd.DataFrame, aggregate: str = "mean") -> pd.DataFrame:
 
     Columns: :data:`COLUMNS` (``rating``: the reader's own malignancy 1-5;
     ``label``: 1 malignant, 0 benign, NaN where the others' ``aggregate`` is
-    exactly 3), then ``reader_<attribute>`` and ``others_<attribute>`` (the
+    exactly 3; ``reader_diameter_mm``: the reader's own greatest diameter, NaN
+    where ``table`` has no ``reader_diameters_mm``), then ``reader_<attribute>`` and ``others_<attribute>`` (the
     mean of the other readers) for each of the eight attributes. Sorted by
     nodule id, then reader (the cohort's reader order).
     """
@@ -43,11 +44,12 @@ def reader_pairs(table: pd.DataFrame, aggregate: str = "mean") -> pd.DataFrame:
         ratings = nodule.readers_malignancy
         if len(ratings) < 2:
             continue
+        diameters = getattr(nodule, "reader_diameters_mm", None) or (np.nan,) * len(ratings)
         for reader, rating in enumerate(ratings):
             others = _others(ratings, reader, aggregate)
             label = np.nan if np.isclose(others, BENIGN_BELOW) else float(others > BENIGN_BELOW)
             row = {"nodule_id": nodule.nodule_id, "reader": reader, "rating": int(rating),
-                   "others_malignancy": others, "label": label}
+                   "others_malignancy": others, "label": label, "reader_diameter_mm": float(diameters[reader])}
             for name in ATTRIBUTE_NAMES:
                 values = getattr(nodule, f"readers_{name}")
                 row[f"reader_{name}"] = float(values[reader])
