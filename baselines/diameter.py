@@ -18,6 +18,7 @@ class DiameterMethod(Method):
     the one reader-based measure a method sees, see lidcbench.method.UNLABELLED_COLUMNS)."""
 
     param_checks = {"C": positive(), "seed": at_least(0)}
+    depends_on_seed = False  # lbfgs logistic regression: random_state is not used
 
     def __init__(self, C: float = 1.0, seed: int = 0):
         self.C = C

@@ -25,6 +25,7 @@ _TARGETS = (*ATTRIBUTE_NAMES, "malignancy")
 
 class _LinearMethod(Method):
     predicts_attributes = True
+    depends_on_seed = False  # GroupKFold does not shuffle; the coordinate descent is cyclic, not random
 
     def _regressor(self, splits):
         raise NotImplementedError

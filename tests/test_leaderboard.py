@@ -1,4 +1,5 @@
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -107,31 +108,44 @@ def test_the_command_writes_pages_or_says_there_are_no_records(results, tmp_path
     assert "no result records" in capsys.readouterr().err
 
 
-def test_methods_with_several_seeds_get_a_mean_over_seeds_and_a_seed_averaged_delta_auc(tmp_path, monkeypatch):
+def test_methods_with_several_seeds_get_means_over_seeds_and_a_deterministic_one_shows_once(tmp_path, monkeypatch):
     from lidcbench.cli import main
     from lidcbench.reports.leaderboard import build_leaderboards
     from lidcbench.results.records import read_records
-    from lidcbench.scoring.overseeds import seed_averaged
-    from lidcbench.scoring.score import compare
 
     monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("LIDCBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
     out = tmp_path / "results"
     small = ["--diameter-min", "20", "--folds", "0,1,2,3", "--out", str(out)]  # fold 4 holds one class here
     assert main(["run", "tiny-net", "--seeds", "0-2", *small]) == 0
-    assert main(["run", "diameter", *small]) == 0
+    assert main(["run", "diameter", "--seeds", "0,1", *small]) == 0  # deterministic: seed 0 only
+    assert {r.seed for r in read_records(out) if r.method == "diameter"} == {0}
+    # A record of another seed made before the method declared itself deterministic: shown once all the same.
+    for record in [r for r in read_records(out) if r.method == "diameter"]:
+        write_record(replace(record, seed=1), out)
     (board,) = build_leaderboards(read_records(out))
+    assert [e.seed for e in board.entries if e.method == "diameter"] == [0]
     (summary,) = board.over_seeds
     entries = sorted((e for e in board.entries if e.method == "tiny-net"), key=lambda e: e.seed)
     assert summary.seeds == (0, 1, 2) and len(entries) == 3
     aucs = [e.summary["classification"]["auc"]["mean"] for e in entries]
     assert summary.metrics["auc"]["mean"] == pytest.approx(sum(aucs) / 3)
     assert summary.metrics["auc"]["std"] > 0  # the seeds do differ
-    reference = next(e for e in board.entries if e.method == "diameter")
-    averaged = seed_averaged(entries)
-    assert len(averaged) == len(reference.nodules)
-    assert summary.versus_reference == compare(averaged, reference.nodules[["nodule_id", "label", "malignancy"]])
+    # ΔAUC: each seed's pooled AUC minus diameter's on the same nodules (scikit-learn), mean and sd over seeds.
+    reference = next(e for e in board.entries if e.method == "diameter").nodules.set_index("nodule_id")
+    differences = []
+    for entry in entries:
+        ours = entry.nodules.set_index("nodule_id")
+        shared = ours.index.intersection(reference.index)
+        differences.append(roc_auc_score(ours.label[shared], ours.malignancy[shared])
+                           - roc_auc_score(reference.label[shared], reference.malignancy[shared]))
+    assert summary.versus_reference["mean"] == pytest.approx(np.mean(differences))
+    assert summary.versus_reference["std"] == pytest.approx(np.std(differences, ddof=1))
 
     assert main(["leaderboard", "--results", str(out), "--out", str(tmp_path / "boards")]) == 0
     page = next((tmp_path / "boards").glob("*-contours-*.md")).read_text()
-    assert "## Over seeds" in page and "| tiny-net | 0,1,2 |" in page and "seed-averaged" in page
+    row = next(line for line in page.splitlines() if line.startswith("| tiny-net | 0,1,2 |"))
+    assert row.endswith(f"| {np.mean(differences):.3f} ± {np.std(differences, ddof=1):.3f} |")
+    assert "Deterministic: one run stands for every seed: diameter: the readers' mean diameter " \
+           "(annotation-derived) (seed 0, records of seeds 1 not shown)" in page
+    assert "No predictions are averaged over seeds" in page

@@ -77,6 +77,9 @@ class Method:
     """
 
     predicts_attributes: ClassVar[bool] = False
+    # False for a method whose predictions do not depend on its seed (a closed-form or deterministic fit):
+    # a run with several seeds runs it once, and the pages show that one run for every seed.
+    depends_on_seed: ClassVar[bool] = True
     # Named parameter sets, e.g. {"cpu": {...}, "paper": {...}}; the first is the default.
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"default": {}}
     # What each parameter may be (lidcbench.params: at_least, positive, one_of, ...), checked with

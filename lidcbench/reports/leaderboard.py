@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from lidcbench.errors import RecordError
+from lidcbench.errors import PluginError, RecordError, RegistryError
 from lidcbench.plugins.codedigest import registered_code_digest
+from lidcbench.plugins.registry import default_registry
 from lidcbench.protocol.attributes import ATTRIBUTES
 from lidcbench.results.coverage import records_coverage, scored_text
 from lidcbench.results.records import RunRecord
@@ -33,6 +34,12 @@ DEFAULT_OUT = Path("leaderboards")
 REFERENCE_METHOD = "diameter"
 # Row names that say what a baseline's input is where the method's name alone would not.
 ROW_NAMES = {"diameter": "diameter: the readers' mean diameter (annotation-derived)"}
+
+
+def row_label(method: str, profile: str) -> str:
+    """The row name: the method, with its profile unless that is the plain default."""
+    name = ROW_NAMES.get(method, method)
+    return name if profile == "default" else f"{name} ({profile})"
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,7 @@ class Entry:
 
     @property
     def label(self) -> str:
-        """The row name: the method, with its profile unless that is the plain default."""
-        name = ROW_NAMES.get(self.method, self.method)
-        return name if self.profile == "default" else f"{name} ({self.profile})"
+        return row_label(self.method, self.profile)
 
     @property
     def folds(self) -> list[int]:
@@ -89,6 +94,8 @@ class Leaderboard:
     skipped: tuple[SkippedFold, ...] = ()  # folds not scored, e.g. no test nodule had its scan
     hidden: tuple[str, ...] = ()  # rows left out below --min-coverage, with their coverage
     over_seeds: tuple = ()  # overseeds.SeedSummary of each method and profile run with several seeds
+    # Rows of methods whose predictions do not depend on the seed, shown once: (row label, seed shown, other seeds)
+    once: tuple[tuple[str, int, tuple[int, ...]], ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -137,6 +144,31 @@ def _rank(entry: Entry) -> tuple:
     return (auc is None, -(auc or 0.0), entry.method, entry.profile, entry.seed)
 
 
+def _seed_free(method: str) -> bool:
+    """The method registered under this name declares that its predictions do not depend on the seed."""
+    try:
+        method_class = default_registry().get(method)
+    except (RegistryError, PluginError):
+        return False  # not installed here: nothing is known, so every seed stays
+    return isinstance(method_class, type) and not getattr(method_class, "depends_on_seed", True)
+
+
+def _one_seed_for_seed_free(groups: dict) -> tuple[dict, tuple]:
+    """Keep a seed-free method's lowest seed only: its other seeds' records are the same predictions again."""
+    kept, once = {}, []
+    seeds: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for method, profile, seed in sorted(groups):
+        seeds[(method, profile)].append(seed)
+    for key in sorted(groups):
+        method, profile, seed = key
+        if _seed_free(method):
+            if seed != seeds[(method, profile)][0]:
+                continue
+            once.append((row_label(method, profile), seed, tuple(seeds[(method, profile)][1:])))
+        kept[key] = groups[key]
+    return kept, tuple(once)
+
+
 def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = (),
                        min_coverage: float | None = None) -> list[Leaderboard]:
     """Group records by board, then by (method, profile, seed), ranked by pooled AUC; compare each
@@ -147,7 +179,7 @@ def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = ()
         by_setting[record.board][(record.method, record.profile, record.seed)].append(record)
     boards = []
     for setting in sorted(by_setting):
-        groups = by_setting[setting]
+        groups, once = _one_seed_for_seed_free(by_setting[setting])
         board_skips = tuple(m for m in skipped if m.board == setting)
         entries = sorted((replace(_entry(groups[key]), skipped=tuple(
             m for m in board_skips if (m.method, m.profile, m.seed) == key)) for key in sorted(groups)), key=_rank)
@@ -164,7 +196,7 @@ def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = ()
         all_records = [r for records_ in groups.values() for r in records_]
         yardsticks, folds = _yardsticks(all_records)
         readers = compare_board(compared, all_records[0])
-        over_seeds = summarize_over_seeds(compared, REFERENCE_METHOD)
+        over_seeds = summarize_over_seeds(compared)
         boards.append(Leaderboard(setting, all_records[0], tuple(compared), yardsticks, folds, readers,
-                                  skipped=board_skips, hidden=hidden, over_seeds=over_seeds))
+                                  skipped=board_skips, hidden=hidden, over_seeds=over_seeds, once=once))
     return boards

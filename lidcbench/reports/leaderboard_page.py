@@ -138,11 +138,18 @@ def _classification(board: Leaderboard) -> list[str]:
 
 
 def _over_seeds(board: Leaderboard) -> list[str]:
+    once = [f"{label} (seed {seed}{', records of seeds ' + ','.join(map(str, others)) + ' not shown' if others else ''})"
+            for label, seed, others in board.once]
+    once_note = ([f"Deterministic: one run stands for every seed: {'; '.join(once)}. These methods declare that "
+                  "their predictions do not depend on the seed (`depends_on_seed = False`, checked by the "
+                  "conformance checks), so `lidcbench run` runs them with the first seed only and the page shows "
+                  "them once.", ""] if once and (board.over_seeds or any(others for *_, others in board.once))
+                 else [])
     if not board.over_seeds:
-        return []
+        return ["## Over seeds", "", *once_note] if once_note else []
     has_reference = any(s.versus_reference for s in board.over_seeds)
     headers = ["Method", "Seeds", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑", "Pooled AUC ↑"]
-    headers += [f"ΔAUC vs {REFERENCE_METHOD}, seed-averaged [95% CI], p"] if has_reference else []
+    headers += [f"ΔAUC vs {REFERENCE_METHOD} ↑"] if has_reference else []
     rows = []
     for summary in board.over_seeds:
         m = summary.metrics
@@ -151,19 +158,16 @@ def _over_seeds(board: Leaderboard) -> list[str]:
                _spread(m["pooled_auc"], 3)]
         if has_reference:
             versus = summary.versus_reference
-            row.append("-" if versus is None else
-                       f"{_with_ci(versus['difference'], versus['ci'], 3, sign=True)}, p = {versus['p_value']:.2g}")
+            row.append("-" if versus is None else _spread(versus, 3))
         rows.append(row)
     return [
         "## Over seeds", "",
-        "Methods run with several seeds: each metric of the table above (fold means, and the pooled AUC) "
-        "averaged over the seeds, ± the sample standard deviation across seeds; the per-seed rows stay in the "
-        "table above. "
-        + (f"ΔAUC: DeLong's paired test against `{REFERENCE_METHOD}` of the seed-averaged predictor (each "
-           "nodule's malignancy probability averaged over the seeds, the reference's over its own seeds), on "
-           "the nodules every seed scored, so every seed's predictions count and each nodule counts once."
-           if has_reference else ""), "",
-        *_table(headers, rows),
+        "Methods run with several seeds: every column is the mean over the seeds of that seed's value in the "
+        "table above (fold means, the pooled AUC"
+        + (f", and the ΔAUC vs `{REFERENCE_METHOD}`, each seed's paired DeLong difference" if has_reference else "")
+        + "), ± the sample standard deviation across seeds; the per-seed rows, with their intervals and "
+        "p-values, stay in the table above. No predictions are averaged over seeds.", "",
+        *_table(headers, rows), *once_note,
     ]
 
 

@@ -78,6 +78,7 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     method_class = (registry or default_registry()).get(job.method)
     if not (isinstance(method_class, type) and issubclass(method_class, Method)):
         raise PluginError(f"method {job.method!r} is not a lidcbench.method.Method subclass.")
+    method_code_digest(method_class)  # digested now, as loaded: a file edited during a long run does not count
     # A method without a device parameter runs on the CPU: "auto" then needs no torch import (seconds).
     takes_device = "device" in method_class.param_names()
     device = resolve_device_name(job.device) if takes_device or job.device != "auto" else "cpu"

@@ -102,10 +102,17 @@ def check_predictions_shape_and_range(method_class, params, data):
 
 
 def check_deterministic_under_a_seed(method_class, params, data):
+    """The same seed, the same predictions; a method that declares ``depends_on_seed = False`` gives them
+    under another seed too (a run then makes one run stand for every seed)."""
     train, test = data
     first = _fresh(method_class, params).fit(train).predict(test)
     second = _fresh(method_class, params).fit(train).predict(test)
     pd.testing.assert_frame_equal(first, second, check_exact=False, rtol=1e-5, atol=1e-6)
+    if not method_class.depends_on_seed and "seed" in method_class.param_names():
+        other = {**params, "seed": int(params.get("seed", 0)) + 1}
+        third = _fresh(method_class, other).fit(train).predict(test)
+        pd.testing.assert_frame_equal(first, third, check_exact=False, rtol=1e-5, atol=1e-6,
+                                      obj="predictions under another seed (depends_on_seed = False)")
 
 
 def check_no_test_labels(method_class, params, data):

@@ -61,6 +61,7 @@ class GridJob:
 class Grid:
     jobs: tuple[GridJob, ...]  # every (method, fold, seed), methods in the order given
     pending: tuple[GridJob, ...]  # those to run: no record yet, or all of them with force
+    once: tuple[str, ...] = ()  # methods whose predictions do not depend on the seed: run with the first seed only
 
     @property
     def recorded(self) -> int:
@@ -68,22 +69,30 @@ class Grid:
 
     def describe(self, methods: list[str], folds: list[int], seeds: list[int]) -> str:
         shape = f"{len(methods)} method(s) x {len(folds)} fold(s) x {len(seeds)} seed(s)"
+        if self.once and len(seeds) > 1:
+            shape += f", {', '.join(self.once)} with seed {seeds[0]} only"
         return f"{len(self.jobs)} job(s) ({shape}): {self.recorded} recorded, {len(self.pending)} to run"
 
 
 def plan_grid(template: FoldJob, methods: list[str], folds: list[int], seeds: list[int], force: bool = False,
               registry: Registry | None = None) -> Grid:
-    """Every (method, fold, seed) job on ``template``'s settings, methods resolved before any job starts."""
-    jobs = []
+    """Every (method, fold, seed) job on ``template``'s settings, methods resolved before any job starts.
+    A method that declares ``depends_on_seed = False`` runs with the first seed only: one run stands for all."""
+    jobs, once = [], []
     for method in methods:
-        for seed in seeds:
+        method_seeds = seeds
+        if not plan(replace(template, method=method, fold=folds[0], seed=seeds[0]), registry) \
+                .method_class.depends_on_seed:
+            method_seeds = seeds[:1]
+            once.append(method)
+        for seed in method_seeds:
             resolved = plan(replace(template, method=method, fold=folds[0], seed=seed), registry)
             for fold in folds:
                 job = replace(template, method=method, fold=fold, seed=seed)
                 resolved_fold = replace(resolved, job=job)
                 jobs.append(GridJob(job, resolved_fold, record_location(resolved_fold)))
     pending = tuple(j for j in jobs if force or not j.record.is_file())
-    return Grid(tuple(jobs), pending)
+    return Grid(tuple(jobs), pending, tuple(once))
 
 
 def check_writable(out_dir: str | Path) -> None:

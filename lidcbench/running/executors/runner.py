@@ -107,6 +107,9 @@ def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions,
     for method in methods:
         first = next(j for j in grid.jobs if j.job.method == method)
         console.print(f"[bold]{method}[/] profile [bold]{first.plan.profile}[/] on [bold]{first.plan.device}[/]")
+        if method in grid.once and len(seeds) > 1:
+            console.print(f"{method}: deterministic: one run stands for every seed (seed {seeds[0]} runs)",
+                          highlight=False)
     console.print(f"folds {','.join(map(str, folds))}, seeds {','.join(map(str, seeds))}", highlight=False)
     first = grid.jobs[0]
     source, settings = source_and_settings(first.job, first.plan.patch_size)
