@@ -46,7 +46,9 @@ def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = 
     if not records:
         raise RecordError(f"no result records under {results_dir}/; make some with `lidcbench run` or "
                           "`lidcbench score PREDICTIONS.csv --out DIR`, or point --results at them.")
-    boards = build_leaderboards(records, read_skips(results_dir), min_coverage)
+    # Evaluation variants never reach a leaderboard (build_leaderboards refuses them): they have their own page.
+    records = [r for r in records if r.variant is None]
+    boards = build_leaderboards(records, read_skips(results_dir), min_coverage) if records else []
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for board in boards:
