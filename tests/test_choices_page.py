@@ -40,7 +40,7 @@ def test_a_split_variant_with_the_same_predictions_differs_by_nothing_paired():
     assert protocol.variant == "protocol" and variant.variant == "split-nodule"
     assert variant.paired and variant.versus["difference"] == 0.0
     assert variant.auc == protocol.auc and len(variant.nodules) == 1917
-    assert page.paper_auc == dict((n, a) for n, *_, a in paper.TABLE_II)["MTMR-Net"]
+    assert page.paper_auc == {n: a for n, *_, a in paper.TABLE_II}["MTMR-Net"]
     text = choices_markdown(page, GENERATED_MARK)
     assert f"{protocol.auc:.3f}" in text and "+0.000" in text and "(paired)" in text
 
