@@ -95,3 +95,11 @@ def test_a_split_variant_runs_from_the_cli_and_records_its_variant(tmp_path, mon
     assert record.variant["name"] == "split-nodule" and record.protocol_hash == Protocol().hash
     fold0 = {k for k, f in Variant(split="nodule").folds().nodules.items() if f == 0}
     assert set(record.nodule_frame()["nodule_id"]) == fold0
+
+
+def test_the_run_commands_choices_are_the_variants():
+    from lidcbench.cli import build_parser
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    choices = {a.dest: tuple(a.choices) for a in run._actions if a.dest in ("split", "labels")}
+    assert choices == {"split": SPLITS, "labels": tuple(LABELS)}
