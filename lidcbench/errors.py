@@ -85,3 +85,7 @@ class LeakageError(PluginError):
 class ExecutorError(LidcbenchError):
     """A run's grid or executor options are malformed, or its executor cannot start (no SLURM, no submitit,
     no such GPU, a results folder that cannot be written)."""
+
+
+class SplitError(LidcbenchError, ValueError):
+    """A user's split file (for `lidcbench check-split`) is unreadable, lacks its columns, or names unknown ids."""

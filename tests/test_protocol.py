@@ -29,7 +29,7 @@ def test_hash_is_short_stable_and_changes_with_every_field():
     assert any(p.name.startswith(f"{base.hash}-") for p in (root / "leaderboards").glob("*.md"))
     changes = {"diameter_min_mm": 4.0, "diameter_max_mm": 20.0, "diameter": "max", "min_readers": 2,
                "aggregate": "median", "max_annotations": 3, "oversized_clusters": "keep",
-               "out_of_range_ratings": "exclude"}
+               "out_of_range_ratings": "exclude", "label": "any-reader-4"}
     assert set(changes) == {f.name for f in dataclasses.fields(Protocol)}
     hashes = {base.with_changes(**{name: value}).hash for name, value in changes.items()}
     assert len(hashes) == len(changes) and base.hash not in hashes

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "analyze": "The paper's analyses: recursive feature elimination (Table IV) and t-SNE (Fig. 5).",
     "reproduce": "Rerun each record's exact job with today's code; say whether its numbers agree.",
     "bench": "Measure a method's inference, training and data-path throughput; write a record.",
+    "check-split": "Check a split (CSV of ids and folds) for patient, nodule and near-duplicate-slice overlap.",
 }
 
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lidcbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():
-        module = importlib.import_module(f".{name}", __name__)
+        module = importlib.import_module(f".{name.replace('-', '_')}", __name__)
         sub = commands.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub)
         sub.add_argument("--debug", action="store_true", help="on an error, print its full traceback too")

@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=5, metavar="K",
                         help="methods that train by epochs save a checkpoint every K epochs (default: 5)")
     add_protocol_arguments(parser)
+    variants = parser.add_argument_group("evaluation variants (their own pages, never the leaderboard; "
+                                         "one at a time; see docs/evaluation-choices.md)")
+    variants.add_argument("--split", default="patient", choices=("patient", "scan", "nodule"),
+                          help="the unit the folds keep together (default: patient, the protocol's folds)")
+    variants.add_argument("--labels", default="mean",
+                          choices=("mean", "median", "readers-2", "readers-3", "any-reader-4", "nodulemnist3d"),
+                          help="the label rule (default: mean, the protocol's)")
     executor = parser.add_argument_group("where the jobs run")
     executor.add_argument("--executor", choices=("local", "slurm"), default="local",
                           help="local (this machine, default) or slurm (a job array through submitit)")
@@ -58,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lidcbench.protocol.folds import load_folds
+    from lidcbench.protocol.variants import Variant
     from lidcbench.running.executors.grid import parse_methods, parse_seeds
     from lidcbench.running.executors.local import parse_gpus
     from lidcbench.running.executors.runner import RunOptions, run_grid
@@ -68,17 +75,20 @@ def run(args: argparse.Namespace) -> int:
     from .console import make_console
 
     methods, seeds, gpus = parse_methods(args.method), parse_seeds(args.seeds), parse_gpus(args.gpus)
-    protocol = protocol_from_args(args)
+    variant = Variant(split=args.split, labels=args.labels)
+    protocol = variant.protocol(protocol_from_args(args))
+    variant.check_protocol(protocol)
     source_options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
     template = FoldJob(method=methods[0], fold=0, seed=seeds[0], profile=args.profile, params=dict(args.params),
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
-                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage)
+                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage,
+                       variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels})
     slurm = SlurmOptions(logs=args.slurm_logs, partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job,
                          cpus_per_job=args.slurm_cpus_per_job, mem_gb=args.slurm_mem_gb, time_min=args.slurm_time_min,
                          array_parallelism=args.slurm_array_parallelism, setup=tuple(args.slurm_setup))
     options = RunOptions(executor=args.executor, jobs=args.jobs, gpus=gpus, force=args.force, wait=args.wait,
                          slurm=slurm)
-    result = run_grid(template, methods, load_folds().fold_ids(args.folds), seeds, options, console=make_console(),
+    result = run_grid(template, methods, variant.folds().fold_ids(args.folds), seeds, options, console=make_console(),
                       argv=args.argv)
     return 1 if result.failures else 0

@@ -2,6 +2,7 @@
 
 The annotation database, the readers' marks grouped into nodules, the size
 window and label rule, the cohort table, the five patient-grouped folds, the
-card, and the frozen files under ``data/``. Imports only the base modules
+card, the frozen files under ``data/``, the evaluation variants and the split
+checker. Imports only the base modules
 (``lidcbench.errors``, ``cachedir``, ``progress``).
 """

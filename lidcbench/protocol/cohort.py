@@ -118,8 +118,7 @@ def _exclusions(nodules: pd.DataFrame, protocol: Protocol) -> pd.Series:
         OUT_OF_RANGE: nodules["out_of_range"] & (protocol.out_of_range_ratings == "exclude"),
         TOO_FEW_READERS: nodules["n_readers"] < protocol.min_readers,
         DIAMETER: (diameter < protocol.diameter_min_mm) | (diameter > protocol.diameter_max_mm),
-        # Ratings are integers, so a mean or median of exactly 3 is exact up to rounding.
-        INDETERMINATE: np.isclose(nodules["malignancy"], 3.0),
+        INDETERMINATE: _indeterminate(nodules, protocol.label),
     }
     excluded_by = pd.Series("", index=nodules.index)
     for reason in reversed(EXCLUSION_ORDER):  # the first rule that applies wins
@@ -127,9 +126,25 @@ def _exclusions(nodules: pd.DataFrame, protocol: Protocol) -> pd.Series:
     return excluded_by
 
 
+def _indeterminate(nodules: pd.DataFrame, label: str) -> pd.Series:
+    # Ratings are integers, so a mean or median of exactly 3 is exact up to rounding.
+    three = pd.Series(np.isclose(nodules["malignancy"], 3.0), index=nodules.index)
+    if label == "any-reader-4":
+        return three & False
+    if label == "whole-level":  # a median between two levels (2.5, 3.5) is not a level
+        return three | ~np.isclose(nodules["malignancy"], nodules["malignancy"].round())
+    return three
+
+
+def _labels(nodules: pd.DataFrame, label: str) -> pd.Series:
+    if label == "any-reader-4":
+        return nodules["readers_malignancy"].map(lambda ratings: int(max(ratings) >= 4))
+    return (nodules["malignancy"] > 3).astype(int)
+
+
 def build_cohort(protocol: Protocol, annotations: Annotations, grouping: dict[str, list[int]]) -> Cohort:
     nodules = _nodule_rows(_reader_frame(annotations, grouping), protocol)
-    nodules["label"] = (nodules["malignancy"] > 3).astype(int)
+    nodules["label"] = _labels(nodules, protocol.label)
     nodules["excluded_by"] = _exclusions(nodules, protocol)
     table = nodules[nodules["excluded_by"] == ""].drop(columns="excluded_by").reset_index(drop=True)
     return Cohort(protocol=protocol, table=table, candidates=nodules, db_path=annotations.db_path)

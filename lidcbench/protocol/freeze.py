@@ -21,9 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lidcbench.protocol.freeze", description=__doc__)
     parser.add_argument("--check", action="store_true", help="compare with the shipped files, write nothing")
     parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: the package's data/)")
+    parser.add_argument("--variants", action="store_true",
+                        help="write only the evaluation variants' split files, from the shipped grouping (seconds)")
     args = parser.parse_args(argv)
 
     annotations = load_annotations()
+    if args.variants:
+        return _write_variant_splits(build_cohort(DEFAULT, annotations, load_grouping(annotations)), args.out)
     grouping = cluster_all(annotations)
     if args.check:
         shipped = load_grouping(annotations)
@@ -38,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     (out / folds_path().name).write_text(folds.to_json())
     load_folds(out / folds_path().name).assign(cohort)  # round-trip check
     print(f"wrote {len(grouping)} nodules and {folds.n_folds} folds over {len(cohort)} cohort nodules to {out}")
+    return 0
+
+
+def _write_variant_splits(cohort, out: Path | None) -> int:
+    from .variants import SPLITS, make_split_folds, split_path
+
+    for split in SPLITS[1:]:
+        path = (out / split_path(split).name) if out else split_path(split)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make_split_folds(cohort, split).to_json())
+        load_folds(path).assign(cohort)  # round-trip check
+        print(f"wrote {path}: {split}-level folds over {len(cohort)} cohort nodules")
     return 0
 
 

@@ -20,7 +20,11 @@ _CHOICES = {
     "aggregate": ("mean", "median"),
     "oversized_clusters": ("exclude", "keep"),
     "out_of_range_ratings": ("clip", "exclude"),
+    "label": ("threshold", "any-reader-4", "whole-level"),
 }
+# Fields added after the first frozen files: left out of the hash and of to_dict at their default, so
+# the default protocol's hash, its records and its caches keep their names.
+_LATER_FIELDS = {"label": "threshold"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class Protocol:
         are left out (default) or kept.
     out_of_range_ratings: a rating outside its scale (one internal-structure 5
         exists) is clipped into the scale (default) or its nodule left out.
+    label: ``threshold`` (default): the aggregated malignancy decides, as above;
+        ``any-reader-4``: malignant when any reader rates 4 or 5, benign otherwise
+        (no nodule left out); ``whole-level``: NoduleMNIST3D's rule on the aggregated
+        level, 1-2 benign, 4-5 malignant, 3 and any level between two (2.5, 3.5) left out.
     """
 
     diameter_min_mm: float = 3.0
@@ -50,6 +58,7 @@ class Protocol:
     max_annotations: int = 4
     oversized_clusters: str = "exclude"
     out_of_range_ratings: str = "clip"
+    label: str = "threshold"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -76,7 +85,11 @@ class Protocol:
             raise ProtocolError(str(error)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        for name, default in _LATER_FIELDS.items():
+            if document[name] == default:
+                del document[name]
+        return document
 
     def with_changes(self, **changes: Any) -> Protocol:
         return replace(self, **changes)
@@ -90,8 +103,12 @@ class Protocol:
     def describe(self) -> str:
         return (
             f"{self.diameter} reader diameter in [{self.diameter_min_mm:g}, {self.diameter_max_mm:g}] mm, "
-            f">= {self.min_readers} reader(s), {self.aggregate} ratings, malignancy 3 excluded"
+            f">= {self.min_readers} reader(s), {self.aggregate} ratings, " + _LABEL_TEXT[self.label]
         )
+
+
+_LABEL_TEXT = {"threshold": "malignancy 3 excluded", "any-reader-4": "malignant when any reader rates >= 4",
+               "whole-level": "levels 1-2 benign, 4-5 malignant, 3 and half levels excluded"}
 
 
 DEFAULT = Protocol()

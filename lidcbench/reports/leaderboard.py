@@ -174,6 +174,10 @@ def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = ()
     """Group records by board, then by (method, profile, seed), ranked by pooled AUC; compare each
     entry with the reference method. ``skipped``: folds marked as not scored, listed on their board;
     ``min_coverage``: hide rows that score a smaller fraction of their folds' nodules."""
+    variants = sorted({r.variant["name"] for r in records if r.variant is not None})
+    if variants:  # the leaderboard is the protocol's; variants are measured on their own page
+        raise RecordError(f"records of evaluation variant(s) {', '.join(variants)} cannot go on a leaderboard; "
+                          "they belong on the evaluation-choices page (lidcbench.reports.choices).")
     by_setting: dict[str, dict[tuple[str, str, int], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in sorted(records, key=lambda r: (r.board, r.method, r.profile, r.seed, r.fold)):
         by_setting[record.board][(record.method, record.profile, record.seed)].append(record)

@@ -98,7 +98,7 @@ def _coverage_mark(board: Leaderboard) -> list[str]:
     return [line for mark in lines for line in (mark, "")]
 
 
-def _classification(board: Leaderboard) -> list[str]:
+def _classification(board: Leaderboard, choices: str | None = None) -> list[str]:
     has_reference = any(e.versus_reference for e in board.entries)
     headers = ["Method", "Seed", "Folds", "Scored / cohort", "Acc (%) ↑", "Sen (%) ↑", "Spe (%) ↑", "AUC ↑",
                "Pooled AUC [95% CI] ↑"]
@@ -134,6 +134,8 @@ def _classification(board: Leaderboard) -> list[str]:
         *_table(headers, rows),
         f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "
         "1422-nodule cohort; they are not comparable number for number.", "",
+        *([f"Why published numbers are higher: [What evaluation choices do to the AUC]({choices}).", ""]
+          if choices else []),
     ]
 
 
@@ -260,8 +262,9 @@ def _provenance(board: Leaderboard) -> list[str]:
 
 
 def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,
-                  galleries: list | None = None) -> str:
-    lines = [mark, *_heading(board), *_coverage_mark(board), *_older_code_mark(board), *_classification(board),
+                  galleries: list | None = None, choices: str | None = None) -> str:
+    """``choices``: the evaluation-choices page to link beside the paper's rows, if there is one."""
+    lines = [mark, *_heading(board), *_coverage_mark(board), *_older_code_mark(board), *_classification(board, choices),
              *_over_seeds(board),
              f"![ROC curves, pooled test nodules]({figure_name})",
              "", *readers_view.reader_section(board),

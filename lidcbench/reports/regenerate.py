@@ -11,6 +11,9 @@ from lidcbench.errors import CoverageError, RecordError
 from lidcbench.results.records import DEFAULT_RESULTS, read_records
 from lidcbench.results.skips import read_skips
 
+from .choices import FIGURE as CHOICES_FIGURE
+from .choices import PAGE as CHOICES_PAGE
+from .choices import build_choices, choices_markdown, write_choices_figure
 from .leaderboard import DEFAULT_OUT, build_leaderboards
 from .leaderboard_page import index_markdown, page_markdown, write_roc_figure
 from .readers_page import write_galleries, write_reliability_figure
@@ -46,7 +49,10 @@ def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = 
     if not records:
         raise RecordError(f"no result records under {results_dir}/; make some with `lidcbench run` or "
                           "`lidcbench score PREDICTIONS.csv --out DIR`, or point --results at them.")
-    boards = build_leaderboards(records, read_skips(results_dir), min_coverage)
+    # Evaluation variants never reach a leaderboard (build_leaderboards refuses them): they have their own page.
+    all_records, records = records, [r for r in records if r.variant is None]
+    boards = build_leaderboards(records, read_skips(results_dir), min_coverage) if records else []
+    choices = build_choices(all_records)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for board in boards:
@@ -56,9 +62,13 @@ def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = 
         write_reliability_figure(board, reliability)
         galleries = write_galleries(board, out_dir) if board.entries else None  # every row below --min-coverage
         page = out_dir / f"{board.setting}.md"
-        page.write_text(page_markdown(board, figure.name, GENERATED_MARK, reliability.name, galleries),
-                        encoding="utf-8")
+        page.write_text(page_markdown(board, figure.name, GENERATED_MARK, reliability.name, galleries,
+                                      choices=CHOICES_PAGE if choices else None), encoding="utf-8")
         written += [page, figure, reliability, *(g.path for g in galleries or () if g.path is not None)]
+    if choices is not None:
+        write_choices_figure(choices, out_dir / CHOICES_FIGURE)
+        (out_dir / CHOICES_PAGE).write_text(choices_markdown(choices, GENERATED_MARK), encoding="utf-8")
+        written += [out_dir / CHOICES_PAGE, out_dir / CHOICES_FIGURE]
     index = out_dir / "README.md"
     index.write_text(index_markdown(boards, GENERATED_MARK), encoding="utf-8")
     written.append(index)

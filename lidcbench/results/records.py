@@ -49,16 +49,20 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
-def board_key(protocol_hash: str, source: str, source_settings: dict[str, Any]) -> str:
-    """Records under one protocol and source (with its settings): one leaderboard page."""
+def board_key(protocol_hash: str, source: str, source_settings: dict[str, Any],
+              variant: dict[str, Any] | None = None) -> str:
+    """Records under one protocol and source (with its settings): one leaderboard page. An evaluation
+    variant (:mod:`lidcbench.protocol.variants`) adds its name and hash, so its records never share a board."""
     settings = json.dumps(source_settings, sort_keys=True, default=str)
     digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
-    return f"{protocol_hash}-{check_name('source', source)}-{digest}"
+    suffix = f"-{check_name('variant', variant['name'])}-{variant['hash']}" if variant else ""
+    return f"{protocol_hash}-{check_name('source', source)}-{digest}{suffix}"
 
 
-def setting_key(protocol_hash: str, source: str, source_settings: dict[str, Any], profile: str) -> str:
-    """The folder of every record made under one protocol, source (with its settings) and profile."""
-    return f"{board_key(protocol_hash, source, source_settings)}-{check_name('profile', profile)}"
+def setting_key(protocol_hash: str, source: str, source_settings: dict[str, Any], profile: str,
+                variant: dict[str, Any] | None = None) -> str:
+    """The folder of every record made under one protocol, source (with its settings), profile and variant."""
+    return f"{board_key(protocol_hash, source, source_settings, variant)}-{check_name('profile', profile)}"
 
 
 def record_path(out_dir: str | Path, method: str, fold: int, seed: int, *, setting: str) -> Path:
@@ -162,14 +166,16 @@ class RunRecord:
     schema_version: int = SCHEMA_VERSION
     # How much of the cohort had pixels (lidcbench.results.coverage.fold_record); None in records made before it was kept.
     coverage: dict[str, Any] | None = None
+    # The evaluation variant (lidcbench.protocol.variants.Variant.to_record): None on the protocol itself.
+    variant: dict[str, Any] | None = None
 
     @property
     def setting(self) -> str:
-        return setting_key(self.protocol_hash, self.source, self.source_settings, self.profile)
+        return setting_key(self.protocol_hash, self.source, self.source_settings, self.profile, self.variant)
 
     @property
     def board(self) -> str:
-        return board_key(self.protocol_hash, self.source, self.source_settings)
+        return board_key(self.protocol_hash, self.source, self.source_settings, self.variant)
 
     def nodule_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.nodules["rows"], columns=self.nodules["columns"])
@@ -186,7 +192,7 @@ class RunRecord:
         if found != SCHEMA_VERSION:
             raise ValueError(f"schema version {found}, this lidcbench reads {SCHEMA_VERSION}: re-run the method "
                              "or use the lidcbench version that wrote it")
-        document = {"coverage": None, **document}  # records from before coverage was recorded
+        document = {"coverage": None, "variant": None, **document}  # records from before these were kept
         names = {f.name for f in fields(cls)}
         if set(document) != names:
             raise ValueError(f"fields differ from the schema: missing {sorted(names - set(document))}, "
@@ -200,6 +206,9 @@ class RunRecord:
                 raise ValueError(f"{name} is not a {kind.__name__}")
         if record.coverage is not None and not isinstance(record.coverage, dict):
             raise ValueError("coverage is not a dict")
+        if record.variant is not None and not (isinstance(record.variant, dict)
+                                               and {"name", "hash", "split", "labels"} <= set(record.variant)):
+            raise ValueError("variant is not a dict with name, hash, split and labels")
         columns, rows = record.nodules.get("columns"), record.nodules.get("rows")
         if not isinstance(columns, list) or not set(NODULE_COLUMNS) <= set(columns) or not isinstance(rows, list) \
                 or any(not isinstance(row, list) or len(row) != len(columns) for row in rows):
@@ -212,7 +221,8 @@ class RunRecord:
 def new_record(*, method: str, fold: int, seed: int, profile: str, method_params: dict[str, Any], source: str,
                source_settings: dict[str, Any], protocol, folds_version: int, nodules: pd.DataFrame,
                metrics: dict[str, Any], device: str, wall_time_s: float | None,
-               coverage: dict[str, Any] | None = None, method_code: str | None = None) -> RunRecord:
+               coverage: dict[str, Any] | None = None, method_code: str | None = None,
+               variant: dict[str, Any] | None = None) -> RunRecord:
     """A record with provenance collected now. ``protocol``: a :class:`lidcbench.protocol.rules.Protocol`;
     ``nodules``: :func:`lidcbench.scoring.score.nodule_predictions` of the fold; ``method_code``: the
     method's code digest (:func:`lidcbench.plugins.codedigest.method_code_digest`)."""
@@ -226,6 +236,7 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
         protocol=protocol.to_dict(), folds_version=int(folds_version), metrics=_plain(metrics),
         nodules=_plain({"columns": list(table.columns), "rows": table.to_numpy().tolist()}),
         provenance=Provenance.collect(device, wall_time_s, method_code), coverage=_plain(coverage),
+        variant=_plain(variant),
     )
 
 

@@ -19,6 +19,7 @@ from lidcbench.plugins.method import FoldData, Method
 from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
 from lidcbench.plugins.registry import Registry, default_registry
 from lidcbench.protocol.rules import Protocol
+from lidcbench.protocol.variants import Variant
 from lidcbench.results.records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
 from lidcbench.training.checkpoints import DEFAULT_EVERY
 
@@ -40,6 +41,9 @@ class FoldJob:
     device: str = "auto"
     checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
     min_coverage: float | None = None  # refuse to score when fewer of the cohort's nodules have pixels
+    # An evaluation variant, Variant fields ({"split": "nodule"}); {} is the protocol. ``protocol`` then
+    # holds the variant's own rules (Variant.protocol()).
+    variant: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,8 @@ def source_and_settings(job: FoldJob, size: int):
 def record_location(resolved: Plan) -> Path:
     job = resolved.job
     _, settings = source_and_settings(job, resolved.patch_size)
-    setting = setting_key(Protocol(**job.protocol).hash, job.source, settings, resolved.profile)
+    setting = setting_key(Protocol(**job.protocol).hash, job.source, settings, resolved.profile,
+                          Variant(**job.variant).to_record())
     return record_path(job.out_dir, job.method, job.fold, job.seed, setting=setting)
 
 
@@ -120,7 +125,6 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from lidcbench.patches.cache import load_patches
     from lidcbench.plugins.predictions import validate_predictions
     from lidcbench.protocol.cohort import load_cohort
-    from lidcbench.protocol.folds import load_folds
     from lidcbench.results.coverage import check_min_coverage, cohort_coverage, fold_record
     from lidcbench.results.records import new_record, write_record
     from lidcbench.results.skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
@@ -131,8 +135,9 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
 
     resolved = plan(job, registry)
     start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
-    protocol = Protocol(**job.protocol)
-    cohort, folds = load_cohort(protocol), load_folds()
+    protocol, variant = Protocol(**job.protocol), Variant(**job.variant)
+    variant.check_protocol(protocol)
+    cohort, folds = load_cohort(protocol), variant.folds()
     source, settings = source_and_settings(job, resolved.patch_size)
     patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
                            allow_missing=job.allow_missing)
@@ -175,7 +180,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
-        coverage=coverage, method_code=method_code_digest(resolved.method_class),
+        coverage=coverage, method_code=method_code_digest(resolved.method_class), variant=variant.to_record(),
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)

@@ -142,3 +142,32 @@ def delong_difference(labels, scores_a, scores_b, confidence: float = CONFIDENCE
     z = stats.norm.ppf(0.5 + confidence / 2)
     return {**result, "ci": [float(difference - z * se), float(difference + z * se)],
             "p_value": float(2 * stats.norm.sf(abs(difference) / se))}
+
+
+def auc_standard_error(labels, scores) -> tuple[float, float] | None:
+    """AUC and its DeLong standard error on one set of nodules; None with one class only."""
+    labels = np.asarray(labels, dtype=int)
+    if len(np.unique(labels)) < 2:
+        return None
+    auc, per_positive, per_negative = _delong_components(labels, np.asarray(scores, dtype=float)[None, :])
+    m, n = per_positive.shape[1], per_negative.shape[1]
+    variance = (per_positive.var(ddof=1) / m if m > 1 else 0.0) + (per_negative.var(ddof=1) / n if n > 1 else 0.0)
+    return float(auc[0]), float(np.sqrt(variance))
+
+
+def unpaired_difference(labels_a, scores_a, labels_b, scores_b, confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """AUC a - AUC b where the two are scored on different nodules or labels, so no pairing exists:
+    a normal interval from the two DeLong variances added as if independent. Where the sets overlap
+    (the same nodules under another label rule) the AUCs are positively correlated and this interval is
+    wider than the truth: it errs towards "no difference"."""
+    a, b = auc_standard_error(labels_a, scores_a), auc_standard_error(labels_b, scores_b)
+    if a is None or b is None:
+        return {"auc_a": None, "auc_b": None, "difference": None, "ci": None, "p_value": None,
+                "not_estimable": NOT_ESTIMABLE_ONE_CLASS}
+    difference, se = a[0] - b[0], float(np.hypot(a[1], b[1]))
+    if se <= 1e-15:
+        return {"auc_a": a[0], "auc_b": b[0], "difference": difference, "ci": None, "p_value": None,
+                "not_estimable": NOT_ESTIMABLE_ZERO_VARIANCE}
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return {"auc_a": a[0], "auc_b": b[0], "difference": difference, "ci": [difference - z * se, difference + z * se],
+            "p_value": float(2 * stats.norm.sf(abs(difference) / se))}

@@ -71,7 +71,7 @@ def regenerate_analyses(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str 
     """Both analyses of every input of :func:`all_inputs`, and ``README.md``; returns the paths written."""
     out_dir = Path(out_dir)
     written = []
-    inputs = all_inputs(read_records(results_dir))
+    inputs = all_inputs([r for r in read_records(results_dir) if r.variant is None])  # the protocol's only
     for one in inputs:
         rfe, pair = analysed(one)
         written += write_rfe(rfe, out_dir) + write_tsne(rfe, pair, out_dir)

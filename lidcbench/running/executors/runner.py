@@ -116,6 +116,12 @@ def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions,
     protocol = Protocol(**first.job.protocol)
     console.print(source_line(source, settings, protocol), highlight=False)
     console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
+    if first.job.variant:
+        from lidcbench.protocol.variants import Variant
+
+        variant = Variant(**first.job.variant)
+        console.print(f"evaluation variant {variant.name} ({variant.hash}): its own page, never the leaderboard",
+                      highlight=False)
     if options.executor == "slurm":
         where = f"a SLURM job array (logs in {options.slurm.logs})"
     elif workers == 1 and not gpus:

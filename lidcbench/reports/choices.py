@@ -1,0 +1,241 @@
+"""The page "What evaluation choices do to the AUC": each evaluation variant beside the protocol.
+
+Built from the records of evaluation variants (:mod:`lidcbench.protocol.variants`)
+and the protocol's own records of the same method, profile, seed and pixels,
+by :mod:`lidcbench.reports.regenerate`; the same records give the same bytes.
+For each method and variant: the pooled AUC with its bootstrap interval, the
+difference from the protocol's AUC with its interval (paired DeLong where the
+same nodules carry the same labels, as under a split variant; unpaired
+otherwise, see :func:`lidcbench.scoring.metrics.unpaired_difference`), what
+the folds keep together, the unit scored and the number of samples. A figure
+puts every AUC on one axis with the paper's reported MTMR-Net AUC and our
+MTMR-Net's under the protocol.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lidcbench.protocol.rules import DEFAULT
+from lidcbench.protocol.variants import LABEL_SOURCES, Variant
+from lidcbench.results.records import RunRecord
+from lidcbench.scoring.metrics import CONFIDENCE, N_RESAMPLES, unpaired_difference
+from lidcbench.scoring.score import compare, pooled_classification
+
+from . import paper
+from .figures import new_figure, save_png
+
+PAGE = "evaluation-choices.md"
+FIGURE = "evaluation-choices-auc.png"
+PAPER_METHOD = "MTMR-Net"  # the paper's row whose AUC the figure marks
+OUR_PAPER_METHOD = "mtmr"  # our implementation of it, whose protocol AUC the figure marks
+WHAT = {
+    "protocol": "the protocol: folds grouped by patient, readers' mean rating",
+    "split-scan": "folds grouped by CT scan (a patient's two scans may sit in different folds)",
+    "split-nodule": "nodules split at random, stratified by label (a patient's nodules on both sides)",
+    "labels-median": "label: readers' median rating (< 3 benign, > 3 malignant)",
+    "labels-readers-2": "label as the protocol, nodules marked by at least 2 readers",
+    "labels-readers-3": "label as the protocol, nodules marked by at least 3 readers",
+    "labels-any-reader-4": "label: malignant when any reader rates 4 or 5, benign otherwise",
+    "labels-nodulemnist3d": "label: NoduleMNIST3D's rule, median level 1-2 benign, 4-5 malignant, 3 left out",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method under one variant (or the protocol), pooled over its folds."""
+
+    method: str
+    profile: str
+    seed: int
+    variant: str  # Variant.name; "protocol" for the protocol's own records
+    kept_together: str  # what the folds keep together
+    folds: tuple[int, ...]
+    nodules: pd.DataFrame
+    pooled: dict[str, Any]
+    versus: dict[str, Any] | None = None  # difference from the protocol's row
+    paired: bool | None = None
+
+    @property
+    def auc(self) -> float | None:
+        return self.pooled["auc"]
+
+
+@dataclass(frozen=True)
+class ChoicesPage:
+    rows: tuple[Row, ...]  # by method, profile, seed; the protocol's row first
+    paper_auc: float | None
+    honest_paper_method: Row | None  # our MTMR-Net under the protocol, from its records
+
+
+def _key(record: RunRecord) -> tuple:
+    return (record.method, record.profile, record.seed, record.source,
+            tuple(sorted((k, str(v)) for k, v in record.source_settings.items())))
+
+
+def _row(records: list[RunRecord]) -> Row:
+    first = records[0]
+    variant = Variant.from_record(first.variant)
+    nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
+    return Row(first.method, first.profile, first.seed, variant.name, variant.unit,
+               tuple(sorted(r.fold for r in records)), nodules, pooled_classification(nodules))
+
+
+def _versus(row: Row, honest: Row) -> tuple[dict[str, Any] | None, bool]:
+    """Paired where both score the same nodules with the same labels (a split variant); else unpaired."""
+    columns = ["nodule_id", "label", "malignancy"]
+    ours, theirs = row.nodules[columns], honest.nodules[columns]
+    same = set(ours["nodule_id"]) == set(theirs["nodule_id"])
+    if same and (ours.set_index("nodule_id")["label"].sort_index()
+                 == theirs.set_index("nodule_id")["label"].sort_index()).all():
+        return compare(ours, theirs), True
+    return unpaired_difference(ours["label"], ours["malignancy"], theirs["label"], theirs["malignancy"]), False
+
+
+def build_choices(records: list[RunRecord]) -> ChoicesPage | None:
+    """The page's rows from all records (None without variant records)."""
+    variants = [r for r in records if r.variant is not None]
+    if not variants:
+        return None
+    honest_records = [r for r in records if r.variant is None and r.protocol_hash == DEFAULT.hash]
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.board, r.method, r.profile, r.seed, r.fold)):
+        if record.variant is not None or record.protocol_hash == DEFAULT.hash:
+            groups[(*_key(record), record.board)].append(record)
+    wanted = {_key(r) for r in variants}
+    by_method: dict[tuple, list[Row]] = defaultdict(list)
+    for key in sorted(groups):
+        if key[:-1] in wanted:
+            by_method[key[:-1]].append(_row(groups[key]))
+    rows = []
+    order = list(WHAT)
+    for key in sorted(by_method):
+        method_rows = sorted(by_method[key], key=lambda r: order.index(r.variant) if r.variant in order else 99)
+        honest = next((r for r in method_rows if r.variant == "protocol"), None)
+        for row in method_rows:
+            if honest is not None and row is not honest and row.auc is not None and honest.auc is not None:
+                versus, paired = _versus(row, honest)
+                row = Row(**{**row.__dict__, "versus": versus, "paired": paired})
+            rows.append(row)
+    ours = sorted((r for r in honest_records if r.method == OUR_PAPER_METHOD and r.source == "contours"),
+                  key=lambda r: (r.setting, r.seed, r.fold))
+    honest_ours = _row([r for r in ours if r.setting == ours[0].setting and r.seed == ours[0].seed]) if ours else None
+    reported = next((auc for name, *_, auc in paper.TABLE_II if name == PAPER_METHOD), None)
+    return ChoicesPage(tuple(rows), reported, honest_ours)
+
+
+def _ci(values: list[float] | None, sign: bool = False) -> str:
+    if not values:
+        return ""
+    form = "+.3f" if sign else ".3f"
+    return f" [{values[0]:{form}}, {values[1]:{form}}]"
+
+
+def _difference(row: Row) -> str:
+    versus = row.versus
+    if row.variant == "protocol":
+        return "(reference)"
+    if versus is None or versus.get("difference") is None:
+        return "-"
+    how = "paired" if row.paired else "unpaired"
+    return f"{versus['difference']:+.3f}{_ci(versus.get('ci'), sign=True)} ({how})"
+
+
+def _label(row: Row) -> str:
+    return row.method if row.profile == "default" else f"{row.method} ({row.profile})"
+
+
+def _verdict(row: Row) -> str:
+    ci = (row.versus or {}).get("ci")
+    if not ci:
+        return "not estimable"
+    if ci[0] > 0:
+        return "higher (95% CI above 0)"
+    if ci[1] < 0:
+        return "lower (95% CI below 0)"
+    return "no measurable change (95% CI holds 0)"
+
+
+def _reading(page: ChoicesPage) -> list[str]:
+    """Plain words, written from the measured numbers."""
+    lines = []
+    for method in dict.fromkeys((r.method, r.profile, r.seed) for r in page.rows):
+        rows = [r for r in page.rows if (r.method, r.profile, r.seed) == method]
+        honest = next((r for r in rows if r.variant == "protocol"), None)
+        others = [r for r in rows if r.variant != "protocol" and r.versus]
+        if honest is None or not others:
+            continue
+        by_verdict: dict[str, list[str]] = defaultdict(list)
+        for row in others:
+            by_verdict[_verdict(row)].append(f"{row.variant} {row.auc:.3f} ({row.versus['difference']:+.3f})")
+        parts = [f"{verdict}: {', '.join(names)}" for verdict, names in by_verdict.items()]
+        lines.append(f"- **{_label(honest)}** scores {honest.auc:.3f} under the protocol; "
+                     + "; ".join(parts) + ".")
+    aucs = [r.auc for r in page.rows if r.auc is not None]
+    if aucs and page.paper_auc is not None:
+        best = max(page.rows, key=lambda r: r.auc or 0.0)
+        lines.append(f"- The highest AUC on this page is {best.auc:.3f} ({_label(best)}, {best.variant}); the paper "
+                     f"reports {page.paper_auc:.3f} for {PAPER_METHOD}"
+                     + (f", and our {PAPER_METHOD} scores {page.honest_paper_method.auc:.3f} under the protocol"
+                        if page.honest_paper_method is not None else "") + ".")
+    return lines
+
+
+def choices_markdown(page: ChoicesPage, mark: str) -> str:
+    headers = ["Method", "Variant", "What changes", "Folds keep together", "Unit scored", "Samples", "Folds",
+               "Pooled AUC [95% CI] ↑", "Δ vs protocol [95% CI]"]
+    rows = [[_label(r), r.variant, WHAT.get(r.variant, r.variant), r.kept_together, "nodule",
+             str(len(r.nodules)), ",".join(map(str, r.folds)),
+             "-" if r.auc is None else f"{r.auc:.3f}{_ci(r.pooled['auc_ci'])}", _difference(r)] for r in page.rows]
+    table = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+             *("| " + " | ".join(row) + " |" for row in rows)]
+    sources = [f"- `labels-{name}`: {text}." for name, text in LABEL_SOURCES.items()]
+    honest = page.honest_paper_method
+    lines = [
+        mark, "# What evaluation choices do to the AUC", "",
+        f"{paper.SOURCE} reports an AUC of {page.paper_auc:.3f} for {PAPER_METHOD} (Table II, its own cohort, "
+        "folds made \"at random\" without saying of what)"
+        + (f"; our {PAPER_METHOD} scores {honest.auc:.3f} under the protocol (pooled, its records)" if honest else "")
+        + ". Each row below runs the same method on the same pixels under one evaluation choice that papers make "
+        "differently; the protocol's row is the reference. Variants live only on this page, never on the "
+        "leaderboard; `lidcbench run METHOD --folds all --split nodule` (or `--labels median`, ...) makes them.", "",
+        "## What the numbers say", "", *_reading(page), "",
+        "## Every variant", "",
+        f"Pooled AUC: all test nodules of the folds at once, {CONFIDENCE:.0%} percentile bootstrap interval over "
+        f"nodules ({N_RESAMPLES} seeded resamples). Δ vs protocol: the variant's AUC minus the protocol's for the "
+        "same method, profile and seed. *Paired*: both score the same nodules with the same labels (split "
+        "variants), DeLong's paired test. *Unpaired*: a label variant scores other nodules or other labels, so the "
+        "two DeLong variances are added as if independent; the two sets share most nodules, so this interval is "
+        "wider than the truth and errs towards no difference. Samples: nodules scored; every variant here "
+        "scores one prediction per nodule.", "",
+        *table, "",
+        *(["Where the label rules come from:", "", *sources, ""] if sources else []),
+        f"![Each variant's pooled AUC on one axis]({FIGURE})", "",
+    ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_choices_figure(page: ChoicesPage, path: Path) -> None:
+    """Every row's pooled AUC and interval on one axis, with the paper's reported and our protocol's MTMR-Net."""
+    rows = [r for r in page.rows if r.auc is not None]
+    figure = new_figure(7, 0.3 * len(rows) + 2.0)
+    axes = figure.subplots()
+    for index, row in enumerate(reversed(rows)):
+        low, high = row.pooled["auc_ci"] or (row.auc, row.auc)
+        colour = "black" if row.variant == "protocol" else "tab:blue"
+        axes.errorbar(row.auc, index, xerr=[[row.auc - low], [high - row.auc]], fmt="o", color=colour,
+                      markersize=4, capsize=2, linewidth=1)
+    axes.set_yticks(range(len(rows)), [f"{_label(r)}: {r.variant}" for r in reversed(rows)], fontsize=7)
+    if page.paper_auc is not None:
+        axes.axvline(page.paper_auc, color="tab:red", linestyle="--", linewidth=1,
+                     label=f"{PAPER_METHOD} as reported ({page.paper_auc:.3f})")
+    if page.honest_paper_method is not None:
+        axes.axvline(page.honest_paper_method.auc, color="grey", linestyle=":", linewidth=1,
+                     label=f"our {PAPER_METHOD}, protocol ({page.honest_paper_method.auc:.3f})")
+    axes.set(xlabel="pooled AUC (95% CI)", title="What evaluation choices do to the AUC", ylim=(-2, len(rows) - 0.5))
+    axes.legend(loc="lower center", ncol=2, fontsize=7)  # in the empty band below the rows
+    save_png(figure, path)

@@ -1,0 +1,73 @@
+"""The evaluation-choices page: variants beside the protocol, regenerated from records, never on the leaderboard."""
+from dataclasses import replace
+from pathlib import Path
+
+from lidcbench.protocol.variants import Variant
+from lidcbench.reports import paper
+from lidcbench.reports.choices import FIGURE, PAGE, build_choices, choices_markdown
+from lidcbench.reports.regenerate import GENERATED_MARK, regenerate
+from lidcbench.results.records import read_records, write_record
+
+RESULTS = Path(__file__).parents[1] / "results"
+
+
+def _honest(method="diameter"):
+    return [r for r in read_records(RESULTS) if r.method == method and r.variant is None
+            and r.protocol_hash == "10894036eb"]
+
+
+def _as_variant(records, variant, predict=None, drop=0):
+    out = []
+    for record in records:
+        nodules = {"columns": record.nodules["columns"], "rows": record.nodules["rows"][drop:]}
+        if predict is not None:
+            columns = nodules["columns"]
+            label, score = columns.index("label"), columns.index("malignancy")
+            nodules = {"columns": columns, "rows": [[*row[:score], predict(row[label]), *row[score + 1:]]
+                                                     for row in nodules["rows"]]}
+        out.append(replace(record, variant=variant.to_record(), nodules=nodules))
+    return out
+
+
+def test_no_variant_records_no_page():
+    assert build_choices(_honest()) is None
+
+
+def test_a_split_variant_with_the_same_predictions_differs_by_nothing_paired():
+    honest = _honest()
+    page = build_choices(honest + _as_variant(honest, Variant(split="nodule")))
+    protocol, variant = page.rows
+    assert protocol.variant == "protocol" and variant.variant == "split-nodule"
+    assert variant.paired and variant.versus["difference"] == 0.0
+    assert variant.auc == protocol.auc and len(variant.nodules) == 1917
+    assert page.paper_auc == {n: a for n, *_, a in paper.TABLE_II}["MTMR-Net"]
+    text = choices_markdown(page, GENERATED_MARK)
+    assert f"{protocol.auc:.3f}" in text and "+0.000" in text and "(paired)" in text
+
+
+def test_a_variant_that_inflates_is_read_as_higher_with_its_numbers():
+    honest = _honest()
+    # Other nodules than the protocol's (as a label rule gives): the comparison cannot be paired.
+    perfect = _as_variant(honest, Variant(labels="median"), predict=lambda label: float(label), drop=20)
+    page = build_choices(honest + perfect)
+    row = page.rows[1]
+    assert row.auc == 1.0 and not row.paired and row.versus["ci"][0] > 0
+    assert len(row.nodules) == 1917 - 5 * 20
+    text = choices_markdown(page, GENERATED_MARK)
+    assert "higher (95% CI above 0): labels-median 1.000" in text
+    assert f"{row.versus['difference']:+.3f}" in text
+
+
+def test_regenerate_writes_the_page_links_it_and_keeps_variants_off_the_leaderboard(tmp_path):
+    honest = _honest()
+    for record in honest + _as_variant(honest, Variant(split="scan")):
+        write_record(record, tmp_path / "results")
+    written = regenerate(tmp_path / "results", tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert PAGE in names and FIGURE in names
+    boards = [p for p in written if p.suffix == ".md" and p.name not in (PAGE, "README.md")]
+    assert len(boards) == 1 and "split-scan" not in boards[0].read_text()  # one board: the protocol's
+    assert f"]({PAGE})" in boards[0].read_text()
+    first = {p.name: p.read_bytes() for p in written}
+    regenerate(tmp_path / "results", tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in written} == first
