@@ -34,9 +34,11 @@ def test_seed_lists_and_ranges():
     assert parse_seeds(" 2 ") == [2]
 
 
-def test_a_grid_in_two_workers_records_what_one_process_records(env, capsys):
+def test_a_grid_in_two_workers_records_what_one_process_records(env, capsys, monkeypatch):
+    """tiny-net trains by epochs: piped, each epoch of each job is a line, forwarded from the guarded child."""
+    monkeypatch.setenv("LIDCBENCH_ISOLATION", "on")
     serial, parallel = env / "serial", env / "parallel"
-    grid = ["tiny,diameter", "--folds", "0", "--seeds", "0,1", *SMALL]
+    grid = ["tiny-net,diameter", "--folds", "0", "--seeds", "0,1", *SMALL]
     assert main(["run", *grid, "--out", str(serial)]) == 0
     # diameter's predictions do not depend on the seed (it declares so): it runs once, for seed 0.
     printed = " ".join(capsys.readouterr().out.split())
@@ -45,8 +47,13 @@ def test_a_grid_in_two_workers_records_what_one_process_records(env, capsys):
     assert main(["run", *grid, "--out", str(parallel), "--jobs", "2"]) == 0
     printed = capsys.readouterr().out
     assert "2 local worker(s)" in printed and printed.count("done ") == 3
+    for seed in (0, 1):
+        epochs = [line.split(": epochs ")[1].split(",")[0] for line in printed.splitlines()
+                  if line.startswith(f"tiny-net fold 0 seed {seed}: epochs ")]
+        assert epochs == ["1/4", "2/4", "3/4", "4/4"], printed
     records = read_records(parallel)
-    assert sorted((r.method, r.fold, r.seed) for r in records) == [("diameter", 0, 0), ("tiny", 0, 0), ("tiny", 0, 1)]
+    assert sorted((r.method, r.fold, r.seed) for r in records) == [
+        ("diameter", 0, 0), ("tiny-net", 0, 0), ("tiny-net", 0, 1)]
     assert _nodules(records) == _nodules(read_records(serial))
 
     assert main(["run", *grid, "--out", str(parallel), "--jobs", "2"]) == 0

@@ -1,5 +1,7 @@
 """`lidcbench run` end to end with the tiny method on a small protocol (large nodules only)."""
 
+import re
+
 import pytest
 
 from lidcbench.cli import main
@@ -35,6 +37,21 @@ def test_run_writes_one_scored_record_per_fold_and_resumes(env, capsys):
     assert "fold 0: record exists, skipped" in capsys.readouterr().out
     assert main(["run", "tiny", "--folds", "0", "--out", str(out), "--force", *SMALL]) == 0
     assert sorted(out.rglob("*.json"))[0].stat().st_mtime_ns != before[0]
+
+
+def epoch_lines(printed: str, label: str) -> list[str]:
+    return [line for line in printed.splitlines() if line.startswith(f"{label}: epochs ")]
+
+
+def test_a_piped_run_prints_a_line_per_epoch_from_the_guarded_child(env, capsys, monkeypatch):
+    """capsys is not a terminal: the live view prints each epoch the isolated child reports."""
+    monkeypatch.setenv("LIDCBENCH_ISOLATION", "on")
+    assert main(["run", "tiny-net", "--folds", "0", "--set", "epochs=3", "--out", str(env / "results"), *SMALL]) == 0
+    lines = epoch_lines(capsys.readouterr().out, "tiny-net fold 0 seed 0")
+    assert [re.search(r"epochs (\d+/\d+)", line)[1] for line in lines] == ["1/3", "2/3", "3/3"], lines
+    for line in lines:
+        assert re.search(r"loss bce \d\.\d+, \d+ images/s", line), line
+    assert all("ETA" in line for line in lines[:-1]) and "ETA" not in lines[-1]
 
 
 def test_an_interruption_between_predict_and_the_write_leaves_no_record(env, monkeypatch):

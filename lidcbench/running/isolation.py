@@ -47,6 +47,8 @@ from typing import Any
 
 from lidcbench.errors import LeakageError, PluginError
 
+from .progress_channel import forwarding, report_through
+
 ISOLATION_ENV = "LIDCBENCH_ISOLATION"
 NO_WEIGHTS = "<no weights_ attribute>"  # a method without weights_ records none
 _GUARDED_EVENTS = {"open": (0,), "sqlite3.connect": (0,), "os.link": (0, 1), "os.symlink": (0, 1),
@@ -112,8 +114,8 @@ def fit_predict(method_class: type, params: dict[str, Any], train, test, refused
     name = name or method_class.__name__
     if not isolation_enabled():
         return _fit_predict(method_class, params, train, test, name)
-    with _shared_payload((method_class, params, train, test, name)) as payload:
-        outcome, attempts = _run_in_child(payload, tuple(refused))
+    with _shared_payload((method_class, params, train, test, name)) as payload, forwarding() as progress_end:
+        outcome, attempts = _run_in_child(payload, tuple(refused), progress_end)
     if attempts:
         raise LeakageError(f"method {name!r} tried to open what holds labels while fitting or predicting: "
                            f"{'; '.join(attempts[:3])}. A method must use only the FoldData it is given.")
@@ -193,11 +195,12 @@ def _main_module_hidden():
         sys.modules["__main__"] = main
 
 
-def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...]) -> tuple[Any, list[str]]:
+def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...],
+                  progress_end=None) -> tuple[Any, list[str]]:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "torch": _torch_numerics(),
-                "runner": os.getpid()}
+                "runner": os.getpid(), "progress": progress_end}
     # Not a daemon, so that a method may start DataLoader workers of its own.
     child = context.Process(target=_child_main, args=(payload, refused, settings, sender))
     with _main_module_hidden():
@@ -236,6 +239,7 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
         threads, deterministic = settings["torch"]
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
+    report_through(settings["progress"])  # the runner shows the child's epochs
     attempts = _install_guard(refused)
     try:
         method_class, params, train, test, name = _load_payload(payload)  # imports the method under the guard

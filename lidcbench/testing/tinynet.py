@@ -52,18 +52,25 @@ class TinyNetMethod(Method):
         optimiser = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9)
         schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=2, gamma=0.5)
         loss_function = nn.BCEWithLogitsLoss()
+        done = 0
         with progress.task("epochs", total=self.epochs) as advance:
             for epoch in checkpoints.epochs(self.epochs, model=model, optimiser=optimiser, schedule=schedule,
                                             sampler=generator):
+                if epoch and not done:  # resumed from a checkpoint: its epochs count, untimed
+                    advance(epoch, resumed=True)
+                done = epoch + 1
                 if self.fail_at_epoch == epoch:
                     raise RuntimeError(f"tiny-net fails at epoch {epoch}, as fail_at_epoch asks")
+                total_loss = 0.0
                 for batch in torch.randperm(len(labels), generator=generator).split(self.batch_size):
                     jitter = self.noise * torch.randn(len(batch), features.shape[1])  # the global generator
                     optimiser.zero_grad()
-                    loss_function(model(features[batch] + jitter)[:, 0], labels[batch]).backward()
+                    loss = loss_function(model(features[batch] + jitter)[:, 0], labels[batch])
+                    loss.backward()
                     optimiser.step()
+                    total_loss += loss.item() * len(batch)
                 schedule.step()
-                advance()
+                advance(images=len(labels), bce=total_loss / len(labels))
                 time.sleep(self.epoch_pause)
         self.model_ = model.eval()
         return self

@@ -76,6 +76,7 @@ class TrainLoop:
         self.device = data.images.device
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.history: list[dict[str, float]] = []
+        self.images_last_epoch = 0  # for the progress line's images/s
         self.compiled = compile
         self._loss = torch.compile(loss) if compile else loss
         self._extra_history = extra_history
@@ -92,11 +93,12 @@ class TrainLoop:
     def train_on(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> tuple[dict[str, torch.Tensor], int]:
         """A step on each batch; the loss parts summed on the device, and the number of steps."""
         totals: dict[str, torch.Tensor] = {}
-        steps = 0
+        steps = self.images_last_epoch = 0
         for images, targets in batches:
             for name, value in self.step(images, targets).items():
                 totals[name] = totals[name] + value if name in totals else value.clone()
             steps += 1
+            self.images_last_epoch += len(images)  # a shape, known on the host: no device sync
         return totals, steps
 
     def run_epoch(self) -> dict[str, float]:
@@ -122,10 +124,10 @@ class TrainLoop:
             done = 0
             # Inside a fold job: resume from its checkpoint, and save one every K epochs (issue 14).
             for epoch in checkpoints.epochs(self.epochs, start=self.epoch, **state):
-                for _ in range(done, epoch):  # the epochs before this one (a resume's included)
-                    advance()
+                if epoch > done:  # the epochs a resume restored: counted, not timed
+                    advance(epoch - done, resumed=True)
                 self.epoch = epoch
-                self.run_epoch()
-                advance()
+                row = self.run_epoch()
+                advance(images=self.images_last_epoch, **row)  # the loss parts, read once an epoch already
                 done = self.epoch
         return self.model.eval()

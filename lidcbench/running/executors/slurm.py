@@ -21,6 +21,7 @@ from .grid import GridJob
 from .view import JobView
 from .worker import THREAD_VARIABLES
 
+PROGRESS_LINE = "lidcbench progress: "  # how a task's log line of progress begins
 GRACE_S = 15.0  # a task gone from the queue may still be writing its result on a shared filesystem
 START_HINT = "on one machine, `sudo bash scripts/slurm-up.sh` starts a single-node SLURM"
 
@@ -106,12 +107,32 @@ def follow(submitted: list, jobs: list[GridJob], view: JobView, poll_s: float = 
                 state = states[job_id].lower()
                 view.state(label, "running" if state in ("running", "completing") else "pending",
                            f"slurm {job_id}")
+                line = last_progress(Path(job.paths.stdout))
+                if line:
+                    view.progress_text(label, line)
             elif time.monotonic() - gone_since.setdefault(job_id, time.monotonic()) > GRACE_S:
                 view.failed(label, f"job {job_id} left the queue without a result (killed, out of memory or out "
                                    f"of time?); {_last_line(job)}; log: {job.paths.stderr}")
                 del open_jobs[job_id]
         if open_jobs:
             time.sleep(poll_s)
+
+
+def log_progress(update) -> None:
+    """In a task: one line of a :class:`lidcbench.progress.Update` in its log (stdout)."""
+    print(PROGRESS_LINE + update.text(), flush=True)
+
+
+def last_progress(log: Path, tail_bytes: int = 4096) -> str | None:
+    """The last progress line a task has written to its log, without the prefix; None before the first."""
+    try:
+        with open(log, "rb") as file:
+            file.seek(max(0, file.seek(0, 2) - tail_bytes))
+            lines = file.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    found = [line[len(PROGRESS_LINE):] for line in lines if line.startswith(PROGRESS_LINE)]
+    return found[-1].strip() if found else None
 
 
 def _queue_states(array_ids: list[str]) -> dict[str, str]:

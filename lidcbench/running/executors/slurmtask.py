@@ -20,6 +20,7 @@ class FoldTask(submitit.helpers.Checkpointable):
         self.force = force  # redo a job whose record exists (--force)
 
     def __call__(self, job) -> tuple[str, float | None]:
+        from .slurm import log_progress
         from .worker import limit_threads, record_auc
 
         limit_threads(int(os.environ.get("SLURM_CPUS_PER_TASK") or 1))
@@ -30,5 +31,8 @@ class FoldTask(submitit.helpers.Checkpointable):
         path = record_location(plan(job))
         if path.is_file() and not self.force:
             return str(path), record_auc(read_record(path))
-        record, path = run_fold(job, show_progress=False)
+        from lidcbench import progress
+
+        with progress.reporting_to(log_progress):  # a line per epoch in the task's log, which `follow` reads
+            record, path = run_fold(job, show_progress=False)
         return str(path), record_auc(record)

@@ -1,7 +1,9 @@
-"""One live view of a run's jobs, whatever runs them: the running ones with their epoch, the finished
-ones with their AUC, and one printed line per finished job (so a log or a pipe keeps the story too)."""
+"""One live view of a run's jobs, whatever runs them: the running ones with their epoch, loss, images/s
+and ETA, the finished ones with their AUC, and one printed line per finished job (so a log or a pipe keeps
+the story too; piped, each epoch gets its line as well)."""
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -9,6 +11,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from lidcbench.progress import Reporter, Update
 
 SHOWN_FINISHED = 8  # the last few finished jobs stay in the table; every one is printed above it
 
@@ -18,7 +22,7 @@ class _Job:
     label: str
     state: str = "queued"
     where: str = ""
-    epochs: str = ""
+    progress: str = ""
     started: float | None = None
     result: str = ""
 
@@ -53,8 +57,17 @@ class JobView:
     def started(self, label: str, where: str = "") -> None:
         self.state(label, "running", where)
 
-    def progress(self, label: str, description: str, completed: int, total: int) -> None:
-        self.jobs[label].epochs = f"{description} {completed}/{total}"
+    def progress(self, label: str, update: Update) -> None:
+        """The job's progress column; piped (a log, a file) also one plain line per step."""
+        self.progress_text(label, update.text(), printed=update.completed > 0)
+
+    def progress_text(self, label: str, text: str, printed: bool = True) -> None:
+        job = self.jobs[label]
+        if text == job.progress:
+            return
+        job.progress = text
+        if printed and not self.console.is_terminal:
+            self.console.print(f"{label}: {text}", highlight=False)
 
     def finished(self, label: str, auc: float | None, path: str) -> None:
         job = self.jobs[label]
@@ -76,8 +89,9 @@ class JobView:
         self.failures.append(f"{label}: {message}")
         self.console.print(f"[red]failed[/] {label}: {message}", highlight=False)
 
-    def reporter(self, label: str) -> JobReporter:
-        return JobReporter(lambda description, completed, total: self.progress(label, description, completed, total))
+    def reporter(self, label: str) -> Reporter:
+        """A :mod:`lidcbench.progress` reporter for the job ``label``."""
+        return functools.partial(self.progress, label)
 
     def __rich__(self):
         counts = {s: sum(j.state == s for j in self.jobs.values()) for s in ("queued", "pending", "running", "done",
@@ -90,29 +104,6 @@ class JobView:
         running = [j for j in self.jobs.values() if j.state in ("running", "pending")]
         for job in running + [self.jobs[label] for label in self.finished_order[-SHOWN_FINISHED:]]:
             elapsed = f"{now - job.started:.0f} s" if job.started is not None and job.state == "running" else ""
-            table.add_row(job.label, job.state, job.where, job.epochs if job.state == "running" else "", elapsed,
+            table.add_row(job.label, job.state, job.where, job.progress if job.state == "running" else "", elapsed,
                           job.result)
         return Group(Text(f"jobs: {summary}"), table)
-
-
-class JobReporter:
-    """What :func:`lidcbench.progress.reporting_to` expects of a rich Progress, turned into one callback
-    (description, completed, total) per change: picklable-free, so a worker can forward it to a queue."""
-
-    def __init__(self, send):
-        self._send = send
-        self._tasks: dict[int, list] = {}
-
-    def add_task(self, description: str, total: int) -> int:
-        task_id = len(self._tasks)
-        self._tasks[task_id] = [description, 0, total]
-        self._send(description, 0, total)
-        return task_id
-
-    def advance(self, task_id: int) -> None:
-        task = self._tasks[task_id]
-        task[1] += 1
-        self._send(*task)
-
-    def remove_task(self, task_id: int) -> None:
-        self._tasks.pop(task_id, None)

@@ -53,12 +53,9 @@ def run(job, label: str) -> tuple[str, float | None]:
     from lidcbench import progress
 
     from ..fold import run_fold
-    from .view import JobReporter
 
     _events.put(("started", label, _where))
-    reporter = JobReporter(lambda description, done, total: _events.put(("progress", label, description, done,
-                                                                         total)))
-    with progress.reporting_to(reporter):
+    with progress.reporting_to(lambda update: _events.put(("progress", label, update))):
         record, path = run_fold(job, show_progress=False)
     return str(path), record_auc(record)
 
