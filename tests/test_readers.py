@@ -89,7 +89,8 @@ def test_reader_and_method_aucs_agree_with_scikit_learn_on_the_same_pairs(synthe
     method = comparison.methods[0]
     assert method["auc"] == pytest.approx(roc_auc_score(pairs.label, probability))
     versus = method["versus_readers"]
-    assert versus["difference"] == pytest.approx(method["auc"] - readers["auc"])
+    expected = roc_auc_score(pairs.label, probability) - roc_auc_score(pairs.label, pairs.rating)
+    assert versus["difference"] == pytest.approx(expected)
     low, high = versus["ci"]
     assert low <= versus["difference"] <= high
     assert readers["ci"][0] <= readers["auc"] <= readers["ci"][1]
@@ -103,8 +104,9 @@ def _pairs_by_hand(table: pd.DataFrame) -> pd.DataFrame:
         for reader, rating in enumerate(ratings if len(ratings) > 1 else ()):
             others = (sum(ratings) - rating) / (len(ratings) - 1)
             if others != 3:
+                diameters = getattr(nodule, "reader_diameters_mm", None)
                 rows.append({"nodule_id": nodule.nodule_id, "rating": rating, "label": int(others > 3),
-                             "diameter": nodule.reader_diameters_mm[reader]})
+                             "diameter": np.nan if diameters is None else diameters[reader]})
     return pd.DataFrame(rows)
 
 
@@ -123,6 +125,61 @@ def test_each_readers_own_diameter_is_scored_on_the_same_pairs(synthetic):
     # Without per-reader diameters there is no such row, and nothing else changes.
     bare = compare_with_readers(table.drop(columns="reader_diameters_mm"), [nodules])
     assert bare.reader_diameter == {} and bare.readers == comparison.readers
+
+
+def test_a_method_that_scored_part_of_the_nodules_meets_the_readers_on_that_part_only(synthetic):
+    table, nodules = synthetic
+    part = nodules[nodules.nodule_id.isin(sorted(nodules.nodule_id)[::2])]  # every other nodule
+    comparison = compare_with_readers(table, [nodules, part])
+    pairs = _pairs_by_hand(table)
+    scored = pairs[pairs.nodule_id.isin(part.nodule_id)]
+    method_auc = roc_auc_score(scored.label, scored.nodule_id.map(part.set_index("nodule_id").malignancy))
+    readers_auc = roc_auc_score(scored.label, scored.rating)
+    row = comparison.methods[1]
+    assert row["n"] == len(scored) < comparison.pairs
+    assert row["versus_readers"]["difference"] == pytest.approx(method_auc - readers_auc)
+    assert readers_auc != pytest.approx(comparison.readers["auc"], abs=1e-3)  # the part's readers differ from all
+
+
+def _bootstrap_widths(pairs: pd.DataFrame, probability: pd.Series, resamples: int = 400) -> tuple[float, float]:
+    """A second implementation of the nodule bootstrap of AUC(method) - AUC(readers): the width of its 95%
+    interval when both AUCs use the same draw of nodules (paired), and when each has its own (unpaired)."""
+    rng = np.random.default_rng(123)
+    codes, nodules = pd.factorize(pairs.nodule_id)
+    labels, ratings, scores = pairs.label.to_numpy(), pairs.rating.to_numpy(), probability.to_numpy()
+
+    def auc(values, draw):
+        weights = np.bincount(draw, minlength=len(nodules))[codes]
+        kept = weights > 0
+        return roc_auc_score(labels[kept], values[kept], sample_weight=weights[kept])
+
+    paired, unpaired = [], []
+    for _ in range(resamples):
+        first, second = (rng.integers(0, len(nodules), len(nodules)) for _ in range(2))
+        paired.append(auc(scores, first) - auc(ratings, first))
+        unpaired.append(auc(scores, second) - auc(ratings, first))
+    width = lambda values: float(np.subtract(*np.quantile(values, [0.975, 0.025])))  # noqa: E731
+    return width(paired), width(unpaired)
+
+
+def test_method_versus_readers_resamples_both_on_the_same_nodules():
+    # Two readers per nodule who agree, or disagree widely (2 and 5); the method's probability is their mean.
+    # Which disagreeing nodules a resample draws moves the method's AUC and the readers' together, so the
+    # paired interval is far narrower than an unpaired one.
+    rng = np.random.default_rng(2)
+    table = nodule_table(300, seed=11)
+    table = table[table.readers_subtlety.map(len) == 2].reset_index(drop=True)
+    patterns = [(1, 1), (2, 2), (4, 4), (5, 5), (2, 5), (5, 2), (1, 4), (4, 1)]
+    table["readers_malignancy"] = [patterns[c] for c in rng.integers(0, len(patterns), len(table))]
+    nodules = pd.DataFrame({"nodule_id": table.nodule_id, "label": 0, "fold": 0,
+                            "malignancy": table.readers_malignancy.map(lambda r: sum(r) / 10)})
+    versus = compare_with_readers(table, [nodules]).methods[0]["versus_readers"]
+    pairs = _pairs_by_hand(table)
+    paired, unpaired = _bootstrap_widths(pairs, pairs.nodule_id.map(nodules.set_index("nodule_id").malignancy))
+    assert unpaired > 2 * paired  # the construction separates the two
+    low, high = versus["ci"]
+    assert abs((high - low) - paired) < abs((high - low) - unpaired)
+    assert high - low == pytest.approx(paired, rel=0.3)
 
 
 def test_attributes_are_scored_on_the_readers_pairs_with_their_weights(synthetic):
