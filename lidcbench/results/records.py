@@ -159,6 +159,9 @@ class RunRecord:
     schema_version: int = SCHEMA_VERSION
     # How much of the cohort had pixels (lidcbench.results.coverage.fold_record); None in records made before it was kept.
     coverage: dict[str, Any] | None = None
+    # Values the method chose while fitting (e.g. lasso's alpha by inner cross-validation), {} for none;
+    # None in records made before they were kept.
+    selected_params: dict[str, Any] | None = None
 
     @property
     def setting(self) -> str:
@@ -183,7 +186,7 @@ class RunRecord:
         if found != SCHEMA_VERSION:
             raise ValueError(f"schema version {found}, this lidcbench reads {SCHEMA_VERSION}: re-run the method "
                              "or use the lidcbench version that wrote it")
-        document = {"coverage": None, **document}  # records from before coverage was recorded
+        document = {"coverage": None, "selected_params": None, **document}  # records from before these were kept
         names = {f.name for f in fields(cls)}
         if set(document) != names:
             raise ValueError(f"fields differ from the schema: missing {sorted(names - set(document))}, "
@@ -195,8 +198,9 @@ class RunRecord:
                            ("source_settings", dict), ("protocol", dict), ("metrics", dict), ("nodules", dict)):
             if not isinstance(getattr(record, name), kind):
                 raise ValueError(f"{name} is not a {kind.__name__}")
-        if record.coverage is not None and not isinstance(record.coverage, dict):
-            raise ValueError("coverage is not a dict")
+        for name in ("coverage", "selected_params"):
+            if getattr(record, name) is not None and not isinstance(getattr(record, name), dict):
+                raise ValueError(f"{name} is not a dict")
         columns, rows = record.nodules.get("columns"), record.nodules.get("rows")
         if not isinstance(columns, list) or not set(NODULE_COLUMNS) <= set(columns) or not isinstance(rows, list) \
                 or any(not isinstance(row, list) or len(row) != len(columns) for row in rows):
@@ -209,7 +213,7 @@ class RunRecord:
 def new_record(*, method: str, fold: int, seed: int, profile: str, method_params: dict[str, Any], source: str,
                source_settings: dict[str, Any], protocol, folds_version: int, nodules: pd.DataFrame,
                metrics: dict[str, Any], device: str, wall_time_s: float | None,
-               coverage: dict[str, Any] | None = None) -> RunRecord:
+               coverage: dict[str, Any] | None = None, selected_params: dict[str, Any] | None = None) -> RunRecord:
     """A record with provenance collected now. ``protocol``: a :class:`lidcbench.protocol.rules.Protocol`;
     ``nodules``: :func:`lidcbench.scoring.score.nodule_predictions` of the fold."""
     missing = [c for c in NODULE_COLUMNS if c not in nodules.columns]
@@ -222,6 +226,7 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
         protocol=protocol.to_dict(), folds_version=int(folds_version), metrics=_plain(metrics),
         nodules=_plain({"columns": list(table.columns), "rows": table.to_numpy().tolist()}),
         provenance=Provenance.collect(device, wall_time_s), coverage=_plain(coverage),
+        selected_params=_plain(selected_params if selected_params is not None else {}),
     )
 
 
