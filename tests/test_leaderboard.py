@@ -102,7 +102,10 @@ def test_records_of_one_method_that_disagree_are_an_error(results):
 
 def test_the_command_writes_pages_or_says_there_are_no_records(results, tmp_path, capsys):
     assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "boards"), "--no-analyses"]) == 0
-    assert "README.md" in capsys.readouterr().out and not (tmp_path / "boards" / "analyses").exists()
+    printed = capsys.readouterr().out
+    assert "README.md" in printed and not (tmp_path / "boards" / "analyses").exists()
+    steps = [line.split("] ", 1)[1] for line in printed.splitlines() if line.startswith("[")]
+    assert [step.split(":")[0].split(" (")[0] for step in steps] == ["scoring 6 records", "page 1/1"], printed
     assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
     assert "no result records" in capsys.readouterr().err
 
