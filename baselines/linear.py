@@ -5,7 +5,8 @@ model per rating, predicting the eight attribute scores and the malignancy
 score on the [0, 1] scale; the malignancy probability is the predicted
 malignancy score (0.5 is the rating 3 that divides benign from malignant).
 The regularisation strength is chosen by cross-validation inside the
-training folds, grouped by patient.
+training folds, grouped by patient; the values chosen for each rating's
+model are left in ``selected_params_``, which the record keeps.
 """
 from __future__ import annotations
 
@@ -45,7 +46,12 @@ class _LinearMethod(Method):
             name: make_pipeline(StandardScaler(), self._regressor(splits)).fit(features, targets[f"target_{name}"])
             for name in _TARGETS
         }
+        self.selected_params_ = {name: self._chosen(model[-1]) for name, model in self.models_.items()}
         return self
+
+    @staticmethod
+    def _chosen(regressor) -> dict[str, float]:
+        return {"alpha": float(regressor.alpha_)}
 
     def predict(self, test: FoldData):
         if not len(test.patches):  # scikit-learn refuses 0 samples
@@ -86,3 +92,7 @@ class ElasticNetMethod(_LinearMethod):
     def _regressor(self, splits):
         return ElasticNetCV(alphas=self.n_alphas, l1_ratio=list(self.l1_ratio), cv=splits,
                             random_state=self.seed, max_iter=5000)
+
+    @staticmethod
+    def _chosen(regressor) -> dict[str, float]:
+        return {"alpha": float(regressor.alpha_), "l1_ratio": float(regressor.l1_ratio_)}

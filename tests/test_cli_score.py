@@ -77,8 +77,9 @@ def test_validation_accepts_nodule_level_rows_and_refuses_what_it_cannot_score(c
     mixed = pd.concat([nodule_level.head(1), nodule_level.head(1).assign(slice_index=cohort.table.slices[0][0])])
     with pytest.raises(PredictionsError, match="both a nodule-level row and slice rows"):
         validate_predictions(mixed, cohort)
-    with pytest.raises(PredictionsError, match="repeated"):
+    with pytest.raises(PredictionsError, match="repeated") as repeated:
         validate_predictions(pd.concat([nodule_level.head(2), nodule_level.head(1)]), cohort)
+    assert f"({ids[0]} nodule-level row (no slice_index))" in str(repeated.value) and "<NA>" not in str(repeated.value)
 
 
 def test_a_csv_that_is_not_a_table_is_a_clear_error(tmp_path):

@@ -84,7 +84,8 @@ def _fresh_load(protocol, db_path=None):
     return load_cohort(protocol, db_path)
 
 
-def test_the_cohort_cache_on_disk_gives_the_same_cohort_and_a_damaged_file_is_rebuilt(tmp_path, monkeypatch, cohort):
+def test_the_cohort_cache_on_disk_gives_the_same_cohort_and_a_damaged_file_is_rebuilt(tmp_path, monkeypatch, cohort,
+                                                                                        capsys):
     from lidcbench.protocol import cohort as cohort_module
 
     monkeypatch.setenv("LIDCBENCH_CACHE", str(tmp_path))
@@ -94,7 +95,9 @@ def test_the_cohort_cache_on_disk_gives_the_same_cohort_and_a_damaged_file_is_re
     assert protocol.hash in path.name and cohort_module.database_checksum(cohort.db_path) in path.name
     built = _fresh_load(protocol)
     assert path.is_file()
+    assert f"building the cohort of protocol {protocol.hash}" in capsys.readouterr().err  # seconds of work, said
     loaded = _fresh_load(protocol)
+    assert "building" not in capsys.readouterr().err  # read from the cache
     pd.testing.assert_frame_equal(loaded.table, built.table)
     pd.testing.assert_frame_equal(loaded.candidates, built.candidates)
     assert loaded.protocol == protocol and loaded.db_path == built.db_path

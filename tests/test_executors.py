@@ -34,6 +34,25 @@ def test_seed_lists_and_ranges():
     assert parse_seeds(" 2 ") == [2]
 
 
+def test_slurm_logs_go_under_the_results_folder_unless_told_otherwise(tmp_path):
+    from lidcbench.cli import build_parser
+    from lidcbench.cli.run import slurm_options
+
+    run = ["run", "tiny", "--executor", "slurm", "--out", str(tmp_path / "res")]
+    assert slurm_options(build_parser().parse_args(run)).logs == tmp_path / "res" / "slurm-logs"
+    chosen = build_parser().parse_args([*run, "--slurm-logs", str(tmp_path / "logs")])
+    assert slurm_options(chosen).logs == tmp_path / "logs"
+
+
+def test_more_jobs_than_cores_is_a_warning_that_says_when_jobs_help(monkeypatch):
+    from lidcbench.running.executors import local
+
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    assert local.oversubscription(1) is None and local.oversubscription(2) is None
+    warning = local.oversubscription(3)
+    assert warning.startswith("--jobs 3 x 1 thread(s) each is more than the 2 core(s) here") and "--gpus" in warning
+
+
 def test_a_grid_in_two_workers_records_what_one_process_records(env, capsys, monkeypatch):
     """tiny-net trains by epochs: piped, each epoch of each job is a line, forwarded from the guarded child."""
     monkeypatch.setenv("LIDCBENCH_ISOLATION", "on")

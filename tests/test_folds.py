@@ -49,9 +49,16 @@ def test_a_fold_out_of_range_is_an_error(folds, selection):
         folds.fold_ids(selection)
 
 
+@pytest.mark.parametrize("selection", ["0,,1", "0,", ",1", "", " "])
+def test_an_empty_item_in_the_fold_list_is_named(folds, selection):
+    with pytest.raises(FoldError, match="has an empty item: give 'all' or fold numbers separated by commas"):
+        folds.fold_ids(selection)
+
+
 def test_fold_selection_parses(folds):
     assert folds.fold_ids("all") == [0, 1, 2, 3, 4]
     assert folds.fold_ids("2,0") == [0, 2]
+    assert folds.fold_ids(" 2, 0 ") == [0, 2]
 
 
 def test_a_folds_file_that_does_not_match_the_cohort_is_an_error(cohort, folds, tmp_path):

@@ -103,7 +103,10 @@ def test_records_of_one_method_that_disagree_are_an_error(results):
 
 def test_the_command_writes_pages_or_says_there_are_no_records(results, tmp_path, capsys):
     assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "boards"), "--no-analyses"]) == 0
-    assert "README.md" in capsys.readouterr().out and not (tmp_path / "boards" / "analyses").exists()
+    printed = capsys.readouterr().out
+    assert "README.md" in printed and not (tmp_path / "boards" / "analyses").exists()
+    steps = [line.split("] ", 1)[1] for line in printed.splitlines() if line.startswith("[")]
+    assert [step.split(":")[0].split(" (")[0] for step in steps] == ["scoring 6 records", "page 1/1"], printed
     assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
     assert "no result records" in capsys.readouterr().err
 
@@ -149,3 +152,45 @@ def test_methods_with_several_seeds_get_means_over_seeds_and_a_deterministic_one
     assert "Deterministic: one run stands for every seed: diameter: the readers' mean diameter " \
            "(annotation-derived) (seed 0, records of seeds 1 not shown)" in page
     assert "No predictions are averaged over seeds" in page
+
+
+def test_the_top_says_what_the_source_carries_and_which_rows_differ_from_size(results, tmp_path):
+    """A row close to diameter's is named a tie, the strong row a difference, each with the p the DeLong
+    test computed here gives; beside the paper's rows, a link to why they differ."""
+    for fold in range(3):
+        write_record(make_record("twin", fold=fold, signal=0.39, params={}), results)
+    records = read_records(results)
+
+    def p_value(method):
+        ours, theirs = (pd.concat([r.nodule_frame() for r in records if r.method == m]).sort_values("nodule_id")
+                        for m in (method, "diameter"))
+        return _delong_by_placements(ours["label"].to_numpy(), ours["malignancy"].to_numpy(),
+                                     theirs["malignancy"].to_numpy())[3]
+
+    strong, twin = p_value("strong"), p_value("twin")
+    assert strong < 0.05 < twin  # the records make one of each
+    text = regenerate(results, tmp_path / "boards")[0].read_text()
+    carries = next(line for line in text.splitlines() if line.startswith("- **What the source carries**"))
+    assert "no CT texture" in carries
+    against = next(line for line in text.splitlines() if line.startswith("- **Against size**"))
+    assert f"strong (ΔAUC" in against and f"p {strong:.2g}) differs from the `diameter` baseline" in against
+    assert f"the others do not (twin (ΔAUC" in against and f"p {twin:.2g})" in against
+    assert "(../docs/leaderboards.md#why-these-numbers-are-not-the-papers)" in text
+    assert "The paper's IB texture value, 0.054, stands against our" in text
+
+
+def test_how_these_were_made_shows_what_each_fold_chose_or_that_it_was_not_kept(results, tmp_path):
+    import dataclasses
+
+    for fold in range(3):
+        chosen = {"malignancy": {"alpha": 0.01 * (fold + 1), "l1_ratio": 0.5}, "subtlety": {"alpha": 1.0,
+                                                                                             "l1_ratio": 0.1}}
+        write_record(dataclasses.replace(make_record("net", fold=fold), selected_params=chosen), results)
+        write_record(dataclasses.replace(make_record("old", fold=fold), selected_params=None), results)
+    text = regenerate(results, tmp_path / "boards")[0].read_text()
+    rows = {line.split(" | ")[0][2:]: line for line in text.split("## How these were made")[1].splitlines()
+            if line.startswith("| ")}
+    assert rows["net"].endswith("| 0: alpha 0.01, l1_ratio 0.5; 1: alpha 0.02, l1_ratio 0.5; "
+                                "2: alpha 0.03, l1_ratio 0.5 |"), rows["net"]
+    assert rows["old"].endswith("| not kept (records made before lidcbench kept them) |")
+    assert rows["strong"].endswith("| none |")

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-loader", action="store_true",
                         help="skip the data-path measurement (the method's loop then trains on random pixels)")
     parser.add_argument("--no-loop", action="store_true", help="skip timing the method's own training loop")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
+    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+                        help="results folder: the bench record goes to DIR/bench/, where `lidcbench leaderboard "
+                             "--results DIR` reads it (default: results)")
 
 
 def run(args: argparse.Namespace) -> int:

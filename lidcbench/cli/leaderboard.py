@@ -19,14 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
+
     from lidcbench.bench.benchrecord import read_bench_records, throughput_markdown
     from lidcbench.errors import RecordError
     from lidcbench.reports.analysis.write import regenerate_analyses
     from lidcbench.reports.regenerate import GENERATED_MARK, regenerate
 
+    started = time.monotonic()
+
+    def step(text: str) -> None:  # the first run computes for minutes: say what, as it goes
+        print(f"[{time.monotonic() - started:5.0f} s] {text}", flush=True)
+
     bench_records = read_bench_records(args.results)
     try:
-        written = regenerate(args.results, args.out, min_coverage=args.min_coverage)
+        written = regenerate(args.results, args.out, min_coverage=args.min_coverage, on_step=step)
     except RecordError:
         if not bench_records:
             raise
@@ -38,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
         written.append(throughput)
     for path in written:
         print(f"wrote {path}")
-    for path in regenerate_analyses(args.results, args.out / "analyses") if args.analyses else []:
+    for path in regenerate_analyses(args.results, args.out / "analyses", on_step=step) if args.analyses else []:
         print(f"wrote {path}")
     return 0

@@ -60,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     executor.add_argument("--slurm-array-parallelism", type=int, default=64, metavar="N")
     executor.add_argument("--slurm-setup", action="append", default=[], metavar="LINE",
                           help="shell line run before each job, e.g. 'source .venv/bin/activate' (repeatable)")
-    executor.add_argument("--slurm-logs", type=Path, default=Path("slurm-logs"), metavar="DIR",
-                          help="submitit's logs, on a shared filesystem (default: slurm-logs)")
+    executor.add_argument("--slurm-logs", type=Path, metavar="DIR",
+                          help="submitit's logs, on a shared filesystem (default: slurm-logs/ in the --out folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
     from lidcbench.running.executors.grid import parse_methods, parse_seeds
     from lidcbench.running.executors.local import parse_gpus
     from lidcbench.running.executors.runner import RunOptions, run_grid
-    from lidcbench.running.executors.slurm import SlurmOptions
     from lidcbench.running.fold import FoldJob
 
     from .console import make_console
@@ -84,11 +83,19 @@ def run(args: argparse.Namespace) -> int:
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
                        checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage,
                        variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels})
-    slurm = SlurmOptions(logs=args.slurm_logs, partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job,
-                         cpus_per_job=args.slurm_cpus_per_job, mem_gb=args.slurm_mem_gb, time_min=args.slurm_time_min,
-                         array_parallelism=args.slurm_array_parallelism, setup=tuple(args.slurm_setup))
+    slurm = slurm_options(args)
     options = RunOptions(executor=args.executor, jobs=args.jobs, gpus=gpus, force=args.force, wait=args.wait,
                          slurm=slurm)
     result = run_grid(template, methods, variant.folds().fold_ids(args.folds), seeds, options, console=make_console(),
                       argv=args.argv)
     return 1 if result.failures else 0
+
+
+def slurm_options(args: argparse.Namespace):
+    """The SLURM settings of ``args``; the logs go under the results folder unless --slurm-logs says where."""
+    from lidcbench.running.executors.slurm import SlurmOptions
+
+    return SlurmOptions(logs=args.slurm_logs or args.out / "slurm-logs", partition=args.slurm_partition,
+                        gpus_per_job=args.slurm_gpus_per_job, cpus_per_job=args.slurm_cpus_per_job,
+                        mem_gb=args.slurm_mem_gb, time_min=args.slurm_time_min,
+                        array_parallelism=args.slurm_array_parallelism, setup=tuple(args.slurm_setup))

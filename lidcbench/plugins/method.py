@@ -74,6 +74,9 @@ class Method:
 
     Subclasses list their parameters as keyword arguments of ``__init__`` and
     store each unchanged under its own name (as scikit-learn estimators do).
+    A method that chooses values while fitting (a regularisation strength by
+    inner cross-validation) may leave them in ``selected_params_``, a dict of
+    plain values; the record keeps it beside the parameters.
     """
 
     predicts_attributes: ClassVar[bool] = False

@@ -115,13 +115,18 @@ def _value_problems(raw: pd.Series, numbers: pd.Series, row_name: str) -> list[s
     return problems
 
 
+def _which_slice(parsed: pd.DataFrame, row) -> str:
+    slice_index = parsed.at[row, "slice_index"]
+    return "nodule-level row (no slice_index)" if pd.isna(slice_index) else f"slice {slice_index}"
+
+
 def _layout_problems(parsed: pd.DataFrame, row_name: str) -> list[str]:
     """Each (nodule, slice) once, and a nodule either whole or by slices."""
     problems = []
     duplicated = parsed.index[parsed.duplicated(["nodule_id", "slice_index"], keep=False).to_numpy()]
     if len(duplicated):
         problems.append(f"repeated (nodule_id, slice_index) pairs ({_count(duplicated, row_name)}): " + _listing(
-            duplicated, lambda r: f"{row_name} {r} ({parsed.at[r, 'nodule_id']} slice {parsed.at[r, 'slice_index']})"))
+            duplicated, lambda r: f"{row_name} {r} ({parsed.at[r, 'nodule_id']} {_which_slice(parsed, r)})"))
     whole = parsed["slice_index"].isna().groupby(parsed["nodule_id"]).any()
     per_slice = parsed["slice_index"].notna().groupby(parsed["nodule_id"]).any()
     mixed = sorted(whole.index[(whole & per_slice).to_numpy()])

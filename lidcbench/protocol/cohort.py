@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import sys
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -161,6 +162,9 @@ def _load_cohort(protocol: Protocol, db_path: Path) -> Cohort:
     cached = _read_cached(path, protocol)
     if cached is not None:
         return replace(cached, db_path=db_path)
+    # Once per protocol and database, about 20 s: say so, since nothing else shows while it runs.
+    print(f"building the cohort of protocol {protocol.hash} from the annotation database (once; cached in "
+          f"{path.parent})", file=sys.stderr, flush=True)
     annotations = load_annotations(db_path)
     cohort = build_cohort(protocol, annotations, load_grouping(annotations))
     _write_cached(path, cohort)

@@ -50,14 +50,20 @@ class Folds:
         if isinstance(selection, str):
             if selection.strip() == "all":
                 return list(range(self.n_folds))
+            usage = f"give 'all' or fold numbers separated by commas, e.g. 0,2 (folds 0-{self.n_folds - 1})"
+            parts = [part.strip() for part in selection.split(",")]
+            if not all(parts):  # '', '0,,1' and '0,' are typing slips, not a choice of folds
+                raise FoldError(f"--folds {selection!r} has an empty item: {usage}.")
             try:
-                selection = [int(part) for part in selection.split(",") if part.strip()]
+                selection = [int(part) for part in parts]
             except ValueError:
-                raise FoldError(f"folds must be 'all' or comma-separated integers, got {selection!r}.") from None
+                raise FoldError(f"--folds {selection!r} is not a list of fold numbers: {usage}.") from None
         folds = sorted(set(selection))
+        if not folds:
+            raise FoldError(f"no folds given: this protocol has folds 0-{self.n_folds - 1}.")
         bad = [f for f in folds if not 0 <= f < self.n_folds]
-        if bad or not folds:
-            raise FoldError(f"fold(s) {bad or 'none'} out of range: this protocol has folds 0-{self.n_folds - 1}.")
+        if bad:
+            raise FoldError(f"fold(s) {bad} out of range: this protocol has folds 0-{self.n_folds - 1}.")
         return folds
 
     def assign(self, cohort: Cohort) -> pd.Series:

@@ -23,6 +23,20 @@ YARDSTICK_LABEL = {
 }
 
 
+# What each pixel source puts before a method, said at the top of its page (docs/sources.md has the rest).
+SOURCE_CARRIES = {
+    "contours": "the radiologists' outlines of each nodule rendered as patches: its shape and size slice by "
+                "slice, and no CT texture, density or surroundings, so these scores measure what shape and size "
+                "predict, not what a method would do on CT ([sources](../docs/sources.md#the-two-sources))",
+    "ct": "the user's own LIDC-IDRI CT scans, cropped around each nodule: real texture, density and surroundings "
+          "([sources](../docs/sources.md#the-two-sources))",
+    "external": "predictions made outside lidcbench and scored with `lidcbench score`; the records do not say "
+                "what their inputs were",
+}
+SIGNIFICANCE = 0.05
+GAP_DOC = "../docs/leaderboards.md#why-these-numbers-are-not-the-papers"
+
+
 def _number(value: float | None, digits: int, scale: float = 1.0, sign: bool = False) -> str:
     if value is None:
         return "-"
@@ -77,8 +91,38 @@ def _heading(board: Leaderboard) -> list[str]:
         f"- **Source** `{first.source}` with settings `{settings}`.",
         f"- **Profiles** {', '.join(f'`{p}`' for p in profiles)}: a method's named settings, shown in brackets "
         "after its name unless `default`; each row's exact parameters are under \"How these were made\".",
-        f"- Records: `{board.setting}-<profile>/` in the results folder.", "",
+        f"- Records: `{board.setting}-<profile>/` in the results folder.",
+        f"- **What the source carries**: {SOURCE_CARRIES.get(first.source, 'pixels from the source named above')}.",
+        f"- **Against size**: {_significance(board)}", "",
     ]
+
+
+def _significance(board: Leaderboard) -> str:
+    """Which rows' AUCs differ from the size baseline's at :data:`SIGNIFICANCE`, and which do not."""
+    compared = [e for e in board.entries if e.versus_reference is not None]
+    if not compared:
+        return (f"no row is compared with the `{REFERENCE_METHOD}` baseline on this page, so nothing here says "
+                "what a method adds to size.")
+    seeds = len({e.seed for e in compared}) > 1
+
+    def name(entry) -> str:
+        versus = entry.versus_reference
+        p = "n/a" if versus.get("p_value") is None else f"{versus['p_value']:.2g}"
+        return f"{entry.label}{f' seed {entry.seed}' if seeds else ''} (ΔAUC {versus['difference']:+.3f}, p {p})"
+
+    differ = [e for e in compared if (e.versus_reference.get("p_value") or 1.0) < SIGNIFICANCE]
+    tied = [e for e in compared if e not in differ]
+    said = []
+    if differ:
+        said.append(f"at p < {SIGNIFICANCE:g} (paired DeLong test), {', '.join(map(name, differ))} "
+                    f"{'differs' if len(differ) == 1 else 'differ'} from the `{REFERENCE_METHOD}` baseline in AUC")
+    if tied and not differ:
+        said.append(f"no row differs from the `{REFERENCE_METHOD}` baseline in AUC at p < {SIGNIFICANCE:g} "
+                    f"(paired DeLong test): {', '.join(map(name, tied))}; where they are ranked, read them as "
+                    "ties with size")
+    elif tied:
+        said.append(f"the others do not ({', '.join(map(name, tied))}): read them as ties with size")
+    return "; ".join(said) + "."
 
 
 def _coverage_mark(board: Leaderboard) -> list[str]:
@@ -134,9 +178,22 @@ def _classification(board: Leaderboard, choices: str | None = None) -> list[str]
         *_table(headers, rows),
         f"Rows marked {REPORTED} are {paper.SOURCE}, Table II, mean over its own five folds of its own "
         "1422-nodule cohort; they are not comparable number for number.", "",
+        _paper_gap(board), "",
         *([f"Why published numbers are higher: [What evaluation choices do to the AUC]({choices}).", ""]
           if choices else []),
     ]
+
+
+def _paper_gap(board: Leaderboard) -> str:
+    """One sentence beside the paper's rows on why ours sit where they do, with the link that explains it."""
+    aucs = [e.summary["pooled"]["auc"] for e in board.entries if e.summary["pooled"]["auc"] is not None]
+    best = max(aucs, default=None)
+    reported = max(auc for *_, auc in paper.TABLE_II if auc is not None)
+    texture = " on patches without CT texture (the contours source)" if board.first.source == "contours" else ""
+    ours = f"Our best pooled AUC here ({best:.3f}) against the paper's {reported:.3f}: " if best is not None else ""
+    return (f"{ours}a different cohort (the paper's counts cannot be reached under its stated rules){texture}, "
+            f"and implementations that follow the paper only where it is specific; "
+            f"[why these numbers are not the paper's]({GAP_DOC}).")
 
 
 def _over_seeds(board: Leaderboard) -> list[str]:
@@ -213,7 +270,7 @@ def _attributes(board: Leaderboard) -> list[str]:
         "against the others, and a constant already beats pairwise reader disagreement on some attributes. "
         "Methods that predict no attributes have no row.", "",
         *_table(headers, rows),
-        f"Rows marked {REPORTED} are {paper.SOURCE}, Table III, on its own cohort.", "",
+        f"Rows marked {REPORTED} are {paper.SOURCE}, Table III, on its own cohort. {_ib_texture_note(board)}", "",
     ]
 
 
@@ -240,8 +297,23 @@ def _older_code_mark(board: Leaderboard) -> list[str]:
             f"which code made them): {'; '.join(older)}.", ""]
 
 
+def _ib_texture_note(board: Leaderboard) -> str:
+    """The paper's IB texture value is far from ours where its other IB values are close: say so, computed."""
+    reported = dict(paper.TABLE_III)["IB (inter-observer)"]
+    ours = {a.name: board.yardsticks[a.name]["inter_observer"]["mean"] for a in ATTRIBUTES}
+    if any(value is None for value in ours.values()):
+        return ""
+    others = max(abs(reported[name] - ours[name]) for name in ours if name != "texture")
+    apart = abs(reported["texture"] - ours["texture"]) > 2 * others  # far further off than the rest
+    return (f"The paper's IB texture value, {_as_printed(reported['texture'])}, stands against our "
+            f"{ours['texture']:.2f}, while its seven other IB values are within {others:.2f} of ours"
+            + (": perhaps a misprint, which the paper does not comment on" if apart else "")
+            + f"; it is shown as printed ([more]({GAP_DOC})).")
+
+
 def _provenance(board: Leaderboard) -> list[str]:
-    headers = ["Method", "Seed", "Parameters", "Method code", "lidcbench", "Commit", "Device", "Wall time (s)"]
+    headers = ["Method", "Seed", "Parameters", "Method code", "lidcbench", "Commit", "Device", "Wall time (s)",
+               "Chosen while fitting, by fold"]
     rows = []
     for entry in board.entries:
         provenances = [r.provenance for r in entry.records]
@@ -254,18 +326,40 @@ def _provenance(board: Leaderboard) -> list[str]:
             ", ".join(sorted({p.lidcbench_version for p in provenances})), ", ".join(commits),
             ", ".join(sorted({p.device for p in provenances})),
             "-" if None in times else f"{sum(times):.0f}",
+            _chosen(entry.records),
         ])
     return ["## How these were made", "",
             "Method code: a digest of the method's code (its module, the modules of its package and lidcbench's "
             "training code it uses, comments and docstrings left out) in its records, against today's; "
-            "**older** marks a row whose records other code made.", "", *_table(headers, rows)]
+            "**older** marks a row whose records other code made. "
+            "Chosen while fitting: values a method picked on its training folds (lasso's and elastic-net's "
+            "alpha and l1_ratio, by inner cross-validation grouped by patient), shown for the malignancy model "
+            "where it has one per rating (each record holds them all).", "", *_table(headers, rows)]
+
+
+def _chosen(records) -> str:
+    """Each fold's ``selected_params`` (its malignancy model's where there is one per target), or why none."""
+    if all(r.selected_params is None for r in records):
+        return "not kept (records made before lidcbench kept them)"
+    if not any(r.selected_params for r in records):
+        return "none"
+    by_fold = []
+    for record in records:
+        chosen = record.selected_params
+        if chosen is None:
+            by_fold.append(f"{record.fold}: not kept")
+            continue
+        chosen = chosen.get("malignancy", chosen) if isinstance(chosen.get("malignancy"), dict) else chosen
+        by_fold.append(f"{record.fold}: " + ", ".join(
+            f"{name} {value:.3g}" if isinstance(value, float) else f"{name} {value}" for name, value in chosen.items()))
+    return "; ".join(by_fold)
 
 
 def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,
                   galleries: list | None = None, choices: str | None = None) -> str:
     """``choices``: the evaluation-choices page to link beside the paper's rows, if there is one."""
-    lines = [mark, *_heading(board), *_coverage_mark(board), *_older_code_mark(board), *_classification(board, choices),
-             *_over_seeds(board),
+    lines = [mark, *_heading(board), *_coverage_mark(board), *_older_code_mark(board),
+             *_classification(board, choices), *_over_seeds(board),
              f"![ROC curves, pooled test nodules]({figure_name})",
              "", *readers_view.reader_section(board),
              *(readers_view.calibration_section(board, reliability_name) if reliability_name else []),
@@ -297,7 +391,7 @@ def write_roc_figure(board: Leaderboard, path: Path) -> None:
     """ROC curve of every entry on its pooled test nodules; no timestamp or version in the file."""
     from sklearn.metrics import roc_curve
 
-    figure = new_figure(5, 5)
+    figure = new_figure(8.5, 5)  # the legend beside the axes, where it covers no curve
     axes = figure.subplots()
     for entry in board.entries:
         nodules = entry.nodules
@@ -311,5 +405,5 @@ def write_roc_figure(board: Leaderboard, path: Path) -> None:
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
              title=f"Pooled test nodules, protocol {board.first.protocol_hash}, {board.first.source}")
     if axes.get_legend_handles_labels()[0]:  # no curve when every row is hidden or single-class
-        axes.legend(loc="lower right", fontsize=7)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     save_png(figure, path)

@@ -35,12 +35,12 @@ def _stale(out_dir: Path, keep: set[Path]) -> list[Path]:
 
 
 def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT,
-               min_coverage: float | None = None) -> list[Path]:
+               min_coverage: float | None = None, on_step=None) -> list[Path]:
     """Write one page, its ROC and reliability figures and galleries per setting, plus an index; returns
     the paths written.
 
     Pages from an earlier run whose records are gone are removed, so no
-    leaderboard outlives its evidence.
+    leaderboard outlives its evidence. ``on_step(text)``, when given, hears of each long step first.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if min_coverage is not None and not 0.0 <= min_coverage <= 1.0:
@@ -51,11 +51,15 @@ def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = 
                           "`lidcbench score PREDICTIONS.csv --out DIR`, or point --results at them.")
     # Evaluation variants never reach a leaderboard (build_leaderboards refuses them): they have their own page.
     all_records, records = records, [r for r in records if r.variant is None]
+    if on_step:
+        on_step(f"scoring {len(records)} records: bootstrap intervals, DeLong tests, readers")
     boards = build_leaderboards(records, read_skips(results_dir), min_coverage) if records else []
     choices = build_choices(all_records)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for board in boards:
+    for number, board in enumerate(boards, start=1):
+        if on_step:
+            on_step(f"page {number}/{len(boards)} ({board.setting}): figures and galleries")
         figure = out_dir / f"{board.setting}-roc.png"
         write_roc_figure(board, figure)
         reliability = out_dir / f"{board.setting}-reliability.png"

@@ -168,6 +168,9 @@ class RunRecord:
     coverage: dict[str, Any] | None = None
     # The evaluation variant (lidcbench.protocol.variants.Variant.to_record): None on the protocol itself.
     variant: dict[str, Any] | None = None
+    # Values the method chose while fitting (e.g. lasso's alpha by inner cross-validation), {} for none;
+    # None in records made before they were kept.
+    selected_params: dict[str, Any] | None = None
 
     @property
     def setting(self) -> str:
@@ -192,7 +195,8 @@ class RunRecord:
         if found != SCHEMA_VERSION:
             raise ValueError(f"schema version {found}, this lidcbench reads {SCHEMA_VERSION}: re-run the method "
                              "or use the lidcbench version that wrote it")
-        document = {"coverage": None, "variant": None, **document}  # records from before these were kept
+        # Fields records made before they were kept lack.
+        document = {"coverage": None, "variant": None, "selected_params": None, **document}
         names = {f.name for f in fields(cls)}
         if set(document) != names:
             raise ValueError(f"fields differ from the schema: missing {sorted(names - set(document))}, "
@@ -204,8 +208,9 @@ class RunRecord:
                            ("source_settings", dict), ("protocol", dict), ("metrics", dict), ("nodules", dict)):
             if not isinstance(getattr(record, name), kind):
                 raise ValueError(f"{name} is not a {kind.__name__}")
-        if record.coverage is not None and not isinstance(record.coverage, dict):
-            raise ValueError("coverage is not a dict")
+        for name in ("coverage", "selected_params"):
+            if getattr(record, name) is not None and not isinstance(getattr(record, name), dict):
+                raise ValueError(f"{name} is not a dict")
         if record.variant is not None and not (isinstance(record.variant, dict)
                                                and {"name", "hash", "split", "labels"} <= set(record.variant)):
             raise ValueError("variant is not a dict with name, hash, split and labels")
@@ -222,7 +227,7 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
                source_settings: dict[str, Any], protocol, folds_version: int, nodules: pd.DataFrame,
                metrics: dict[str, Any], device: str, wall_time_s: float | None,
                coverage: dict[str, Any] | None = None, method_code: str | None = None,
-               variant: dict[str, Any] | None = None) -> RunRecord:
+               variant: dict[str, Any] | None = None, selected_params: dict[str, Any] | None = None) -> RunRecord:
     """A record with provenance collected now. ``protocol``: a :class:`lidcbench.protocol.rules.Protocol`;
     ``nodules``: :func:`lidcbench.scoring.score.nodule_predictions` of the fold; ``method_code``: the
     method's code digest (:func:`lidcbench.plugins.codedigest.method_code_digest`)."""
@@ -237,6 +242,7 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
         nodules=_plain({"columns": list(table.columns), "rows": table.to_numpy().tolist()}),
         provenance=Provenance.collect(device, wall_time_s, method_code), coverage=_plain(coverage),
         variant=_plain(variant),
+        selected_params=_plain(selected_params if selected_params is not None else {}),
     )
 
 

@@ -181,6 +181,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
         coverage=coverage, method_code=method_code_digest(resolved.method_class), variant=variant.to_record(),
+        selected_params=fitted.selected,
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)

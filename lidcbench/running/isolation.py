@@ -41,7 +41,7 @@ import traceback
 import types
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +64,14 @@ _PRELOAD_WITH_TORCH = ("torch", "torch.nn", "torch.utils.data", "timm", "lidcben
 @dataclass(frozen=True)
 class Fitted:
     """What the runner keeps of a fitted method: its predictions, its parameters
-    (``get_params``), its ``weights_`` (or :data:`NO_WEIGHTS`) and the seconds fit and predict took."""
+    (``get_params``), its ``weights_`` (or :data:`NO_WEIGHTS`), the seconds fit and predict took, and
+    the values it chose while fitting (``selected_params_``, {} when none)."""
 
     predictions: Any
     params: dict[str, Any]
     weights: Any
     seconds: float
+    selected: dict[str, Any] = field(default_factory=dict)
 
 
 def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
@@ -131,7 +133,8 @@ def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: 
         raise PluginError(f"method {name!r}: fit must return the method itself.")
     predictions = method.predict(test)
     seconds = time.perf_counter() - started
-    return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds)
+    return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds,
+                  getattr(method, "selected_params_", {}))
 
 
 def _uses_torch(method_class: type) -> bool:

@@ -67,12 +67,17 @@ def all_inputs(records: list[RunRecord]) -> list[Inputs]:
     return found
 
 
-def regenerate_analyses(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT) -> list[Path]:
-    """Both analyses of every input of :func:`all_inputs`, and ``README.md``; returns the paths written."""
+def regenerate_analyses(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT,
+                        on_step=None) -> list[Path]:
+    """Both analyses of every input of :func:`all_inputs`, and ``README.md``; returns the paths written.
+    ``on_step(text)``, when given, hears of each input before its analyses (seconds each the first time)."""
     out_dir = Path(out_dir)
     written = []
     inputs = all_inputs([r for r in read_records(results_dir) if r.variant is None])  # the protocol's only
-    for one in inputs:
+    for number, one in enumerate(inputs, start=1):
+        if on_step:
+            on_step(f"analysis {number}/{len(inputs)}: {one.title} (RFE and t-SNE; about 20 s the first time, "
+                    "then from the cache)")
         rfe, pair = analysed(one)
         written += write_rfe(rfe, out_dir) + write_tsne(rfe, pair, out_dir)
     index = out_dir / "README.md"

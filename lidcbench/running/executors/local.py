@@ -28,6 +28,16 @@ def threads_per_worker(workers: int) -> int:
     return max(1, available_cores() // workers)
 
 
+def oversubscription(workers: int) -> str | None:
+    """Why ``workers`` jobs at once will not fit this machine's cores, or None when they do."""
+    cores, threads = available_cores(), threads_per_worker(workers)
+    if workers * threads <= cores:
+        return None
+    return (f"--jobs {workers} x {threads} thread(s) each is more than the {cores} core(s) here: the jobs will "
+            f"take turns on the cores and finish later than with --jobs {cores}. --jobs helps with a GPU per "
+            "job (--gpus) or many cores; see docs/scale.md.")
+
+
 def check_jobs(jobs: int) -> int:
     if jobs < 1:
         raise ExecutorError(f"--jobs {jobs}: give the number of fold jobs to run at once, 1 or more.")
