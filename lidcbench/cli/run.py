@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="redo folds whose record exists")
     parser.add_argument("--checkpoint-every", type=int, default=5, metavar="K",
                         help="methods that train by epochs save a checkpoint every K epochs (default: 5)")
+    parser.add_argument("--require-wall", action="store_true",
+                        help="refuse to run unless the operating system's wall (Linux Landlock) keeps the labels "
+                             "out of the method's reach; without it only the tripwire runs (docs/isolation.md)")
     add_protocol_arguments(parser)
     executor = parser.add_argument_group("where the jobs run")
     executor.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -73,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
     template = FoldJob(method=methods[0], fold=0, seed=seeds[0], profile=args.profile, params=dict(args.params),
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
-                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage)
+                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage,
+                       require_wall=args.require_wall)
+    if args.require_wall:
+        from lidcbench.running.isolation import require_wall
+
+        require_wall()  # a one-line error before any loading
     slurm = SlurmOptions(logs=args.slurm_logs, partition=args.slurm_partition, gpus_per_job=args.slurm_gpus_per_job,
                          cpus_per_job=args.slurm_cpus_per_job, mem_gb=args.slurm_mem_gb, time_min=args.slurm_time_min,
                          array_parallelism=args.slurm_array_parallelism, setup=tuple(args.slurm_setup))

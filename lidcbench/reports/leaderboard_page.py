@@ -212,7 +212,7 @@ def _attributes(board: Leaderboard) -> list[str]:
 
 
 def _provenance(board: Leaderboard) -> list[str]:
-    headers = ["Method", "Seed", "Parameters", "lidcbench", "Commit", "Device", "Wall time (s)"]
+    headers = ["Method", "Seed", "Parameters", "lidcbench", "Commit", "Device", "Isolation", "Wall time (s)"]
     rows = []
     for entry in board.entries:
         provenances = [r.provenance for r in entry.records]
@@ -223,9 +223,14 @@ def _provenance(board: Leaderboard) -> list[str]:
             entry.label, str(entry.seed), f"`{json.dumps(entry.records[0].method_params, sort_keys=True)}`",
             ", ".join(sorted({p.lidcbench_version for p in provenances})), ", ".join(commits),
             ", ".join(sorted({p.device for p in provenances})),
+            ", ".join(sorted({p.isolation or "unknown" for p in provenances})),
             "-" if None in times else f"{sum(times):.0f}",
         ])
-    return ["## How these were made", "", *_table(headers, rows)]
+    return ["## How these were made", "",
+            "Isolation: what kept the test labels out of the method's reach while it ran: `wall` (the operating "
+            "system's, Landlock on Linux), `tripwire` (an audit hook only, which a determined method can undo), `off`, "
+            "or `unknown` for records made before it was recorded ([isolation](../docs/isolation.md)).", "",
+            *_table(headers, rows)]
 
 
 def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_name: str | None = None,

@@ -107,9 +107,12 @@ class Provenance:
     threads: int | None = None
     deterministic_algorithms: bool | None = None
     plugin_api_version: int | None = None  # lidcbench.method.PLUGIN_API_VERSION (None: records made before)
+    # What kept the labels out of the method's reach: "wall", "tripwire" or "off" (lidcbench.running.isolation);
+    # None in records made before it was kept.
+    isolation: str | None = None
 
     @classmethod
-    def collect(cls, device: str, wall_time_s: float | None) -> Provenance:
+    def collect(cls, device: str, wall_time_s: float | None, isolation: str | None = None) -> Provenance:
         from lidcbench import __version__
         from lidcbench.plugins.method import PLUGIN_API_VERSION
 
@@ -118,7 +121,7 @@ class Provenance:
         return cls(__version__, commit, dirty, device, platform.python_version(), _package_versions(),
                    None if wall_time_s is None else float(wall_time_s),
                    datetime.now(timezone.utc).isoformat(timespec="seconds"), threads, deterministic,
-                   PLUGIN_API_VERSION)
+                   PLUGIN_API_VERSION, isolation)
 
 
 def _torch_numerics() -> tuple[int | None, bool | None]:
@@ -209,7 +212,7 @@ class RunRecord:
 def new_record(*, method: str, fold: int, seed: int, profile: str, method_params: dict[str, Any], source: str,
                source_settings: dict[str, Any], protocol, folds_version: int, nodules: pd.DataFrame,
                metrics: dict[str, Any], device: str, wall_time_s: float | None,
-               coverage: dict[str, Any] | None = None) -> RunRecord:
+               coverage: dict[str, Any] | None = None, isolation: str | None = None) -> RunRecord:
     """A record with provenance collected now. ``protocol``: a :class:`lidcbench.protocol.rules.Protocol`;
     ``nodules``: :func:`lidcbench.scoring.score.nodule_predictions` of the fold."""
     missing = [c for c in NODULE_COLUMNS if c not in nodules.columns]
@@ -221,7 +224,7 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
         source=source, source_settings=_plain(source_settings), protocol_hash=protocol.hash,
         protocol=protocol.to_dict(), folds_version=int(folds_version), metrics=_plain(metrics),
         nodules=_plain({"columns": list(table.columns), "rows": table.to_numpy().tolist()}),
-        provenance=Provenance.collect(device, wall_time_s), coverage=_plain(coverage),
+        provenance=Provenance.collect(device, wall_time_s, isolation), coverage=_plain(coverage),
     )
 
 

@@ -39,6 +39,7 @@ class FoldJob:
     device: str = "auto"
     checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
     min_coverage: float | None = None  # refuse to score when fewer of the cohort's nodules have pixels
+    require_wall: bool = False  # refuse to run fit and predict without the operating system's wall
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,11 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from lidcbench.scoring.score import nodule_predictions, score_fold
     from lidcbench.training import checkpoints
 
-    from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources, require_wall, start_early
 
     resolved = plan(job, registry)
+    if job.require_wall:
+        require_wall()  # before any loading
     start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol = Protocol(**job.protocol)
     cohort, folds = load_cohort(protocol), load_folds()
@@ -159,7 +162,8 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
     with checkpoints.saving_to(checkpointing), _parameter_errors(resolved):
         fitted = fit_predict(resolved.method_class, resolved.params, train, test,
-                             label_sources(cohort.db_path, [job.out_dir]), name=job.method)
+                             label_sources(cohort.db_path, [job.out_dir]), name=job.method,
+                             own=[str(checkpoints.prepare_folder(checkpointing))], wall_required=job.require_wall)
     predictions = validate_predictions(fitted.predictions, cohort)
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
@@ -173,7 +177,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         method=job.method, fold=job.fold, seed=job.seed, profile=resolved.profile, method_params=params,
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
-        coverage=coverage,
+        coverage=coverage, isolation=fitted.isolation,
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)

@@ -55,14 +55,24 @@ _target: ContextVar[Checkpointing | None] = ContextVar("lidcbench_checkpoint", d
 
 def checkpoint_path(record_path: Path) -> Path:
     """The checkpoint of the job whose record goes to ``record_path``: in the cache folder (shared by a
-    cluster's nodes like the patches), not beside the record, because the leakage guard keeps a
-    method's process out of the results folder (records list test labels)."""
+    cluster's nodes like the patches), not beside the record, because a method's process is kept out of
+    the results folder (records list test labels). Each job has a folder of its own, the only place its
+    method's process may write to (lidcbench.running.wall): another job's checkpoint holds a model
+    trained on this job's test labels."""
     from lidcbench.cachedir import cache_root
 
     record_path = Path(record_path)
     results = hashlib.sha256(str(record_path.resolve().parents[2]).encode()).hexdigest()[:8]
     setting, method = record_path.parent.parent.name, record_path.parent.name
-    return cache_root() / CHECKPOINTS / setting / method / f"{record_path.stem}-{results}.checkpoint"
+    return cache_root() / CHECKPOINTS / setting / method / f"{record_path.stem}-{results}" / "checkpoint"
+
+
+def prepare_folder(target: Checkpointing) -> Path:
+    """Create the job's checkpoint folder, readable and writable by this user only; returns it."""
+    folder = target.path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    return folder
 
 
 def current() -> Checkpointing | None:
@@ -119,9 +129,11 @@ def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
 
 
 def discard(target: Checkpointing | None) -> None:
-    """Delete the checkpoint once the job's record is written."""
+    """Delete the checkpoint (and its job's folder, once empty) once the job's record is written."""
     if target is not None:
         target.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            target.path.parent.rmdir()
 
 
 def _state_of(value: Any) -> Any:
