@@ -82,6 +82,10 @@ class LeakageError(PluginError):
     grouping or folds, a cohort cache, result records) while fitting or predicting."""
 
 
+class IsolationError(LidcbenchError):
+    """The isolation asked for (the operating system's wall) cannot run on this system."""
+
+
 class ExecutorError(LidcbenchError):
     """A run's grid or executor options are malformed, or its executor cannot start (no SLURM, no submitit,
     no such GPU, a results folder that cannot be written)."""

@@ -71,3 +71,31 @@ def test_no_checkpoint_is_written_outside_a_fold_job_or_after_the_last_epoch(tmp
         method_class(epochs=4).fit(train)
     assert saved == [2]  # every 2 epochs, and not after the 4th: the record follows at once
     assert [p.name for p in tmp_path.iterdir()] == ["c.checkpoint"]
+
+
+class _Planted:
+    """Unpickled, it creates the file ``marker``: stands for code a planted checkpoint would run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return self.marker.touch, ()
+
+
+def test_a_planted_checkpoint_runs_no_code_and_is_a_fresh_start(tmp_path, capsys):
+    import pickle
+
+    method_class = Registry(discover_plugins=False).get("tiny-net")
+    train, test = synthetic_split(n_train=48, n_test=16, size=32, seed=3)
+    uninterrupted = method_class(epochs=3).fit(train).predict(test)
+    path, marker = tmp_path / "checkpoint", tmp_path / "planted-ran"
+    path.write_bytes(pickle.dumps({"format": checkpoints.FORMAT, "objects": _Planted(marker)}))
+    pickle.loads(path.read_bytes())  # the plant works when unpickled
+    assert marker.exists()
+    marker.unlink()
+    with checkpoints.saving_to(checkpoints.Checkpointing(path, every=5)):
+        resumed = method_class(epochs=3).fit(train).predict(test)
+    assert not marker.exists()  # the pickle's code did not run
+    assert "is not a valid checkpoint" in capsys.readouterr().err
+    assert resumed.equals(uninterrupted)

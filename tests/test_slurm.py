@@ -105,7 +105,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint(env, tmp_path, cache):
     job_id = re.search(r"submitted SLURM job array (\d+)", submitted.stdout)[1]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        found = list((cache / "checkpoints").rglob("fold0-seed0-*.checkpoint"))
+        found = list((cache / "checkpoints").rglob("fold0-seed0-*/checkpoint"))
         if found and _checkpoint_epoch(found[0]) >= 1:
             break
         time.sleep(0.5)
@@ -123,7 +123,7 @@ def test_a_requeued_job_resumes_from_its_checkpoint(env, tmp_path, cache):
     time.sleep(1)
     log = "\n".join(p.read_text() for p in sorted(logs.glob("*_log.err")))
     assert "DUE TO JOB REQUEUE" in log
-    assert re.search(r"resumed from \S+fold0-seed0-\w+\.checkpoint after epoch [12] of 3", log), log
+    assert re.search(r"resumed from \S+fold0-seed0-\w+/checkpoint after epoch [12] of 3", log), log
     records = read_records(out)
     assert [r.nodules for r in records] == [r.nodules for r in read_records(tmp_path / "straight")]
     assert not found[0].exists()  # deleted once the record was written

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="redo folds whose record exists")
     parser.add_argument("--checkpoint-every", type=int, default=5, metavar="K",
                         help="methods that train by epochs save a checkpoint every K epochs (default: 5)")
+    parser.add_argument("--require-wall", action="store_true",
+                        help="refuse to run unless the operating system's wall (Linux Landlock) keeps the labels "
+                             "out of the method's reach; without it only the tripwire runs (docs/isolation.md)")
     add_protocol_arguments(parser)
     variants = parser.add_argument_group("evaluation variants (their own pages, never the leaderboard; "
                                          "one at a time; see docs/evaluation-choices.md)")
@@ -82,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
                        checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage,
-                       variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels})
+                       variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels},
+                       require_wall=args.require_wall)
+    if args.require_wall:
+        from lidcbench.running.isolation import require_wall
+
+        require_wall()  # a one-line error before any loading
     slurm = slurm_options(args)
     options = RunOptions(executor=args.executor, jobs=args.jobs, gpus=gpus, force=args.force, wait=args.wait,
                          slurm=slurm)

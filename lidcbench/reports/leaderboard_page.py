@@ -312,8 +312,8 @@ def _ib_texture_note(board: Leaderboard) -> str:
 
 
 def _provenance(board: Leaderboard) -> list[str]:
-    headers = ["Method", "Seed", "Parameters", "Method code", "lidcbench", "Commit", "Device", "Wall time (s)",
-               "Chosen while fitting, by fold"]
+    headers = ["Method", "Seed", "Parameters", "Method code", "lidcbench", "Commit", "Device", "Isolation",
+               "Wall time (s)", "Chosen while fitting, by fold"]
     rows = []
     for entry in board.entries:
         provenances = [r.provenance for r in entry.records]
@@ -325,6 +325,7 @@ def _provenance(board: Leaderboard) -> list[str]:
             _code(entry),
             ", ".join(sorted({p.lidcbench_version for p in provenances})), ", ".join(commits),
             ", ".join(sorted({p.device for p in provenances})),
+            ", ".join(sorted({p.isolation or "unknown" for p in provenances})),
             "-" if None in times else f"{sum(times):.0f}",
             _chosen(entry.records),
         ])
@@ -334,7 +335,11 @@ def _provenance(board: Leaderboard) -> list[str]:
             "**older** marks a row whose records other code made. "
             "Chosen while fitting: values a method picked on its training folds (lasso's and elastic-net's "
             "alpha and l1_ratio, by inner cross-validation grouped by patient), shown for the malignancy model "
-            "where it has one per rating (each record holds them all).", "", *_table(headers, rows)]
+            "where it has one per rating (each record holds them all). "
+            "Isolation: what kept the test labels out of the method's reach while it ran: `wall` (the operating "
+            "system's, Landlock on Linux), `tripwire` (an audit hook only, which a determined method can undo), `off`, "
+            "or `unknown` for records made before it was recorded ([isolation](../docs/isolation.md)).", "",
+            *_table(headers, rows)]
 
 
 def _chosen(records) -> str:

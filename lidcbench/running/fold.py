@@ -44,6 +44,7 @@ class FoldJob:
     # An evaluation variant, Variant fields ({"split": "nodule"}); {} is the protocol. ``protocol`` then
     # holds the variant's own rules (Variant.protocol()).
     variant: dict[str, Any] = field(default_factory=dict)
+    require_wall: bool = False  # refuse to run fit and predict without the operating system's wall
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,11 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from lidcbench.scoring.score import nodule_predictions, score_fold
     from lidcbench.training import checkpoints
 
-    from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources, require_wall, start_early
 
     resolved = plan(job, registry)
+    if job.require_wall:
+        require_wall()  # before any loading
     start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol, variant = Protocol(**job.protocol), Variant(**job.variant)
     variant.check_protocol(protocol)
@@ -166,7 +169,8 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
     with checkpoints.saving_to(checkpointing), _parameter_errors(resolved):
         fitted = fit_predict(resolved.method_class, resolved.params, train, test,
-                             label_sources(cohort.db_path, [job.out_dir]), name=job.method)
+                             label_sources(cohort.db_path, [job.out_dir]), name=job.method,
+                             own=[str(checkpoints.prepare_folder(checkpointing))], wall_required=job.require_wall)
     predictions = validate_predictions(fitted.predictions, cohort)
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
@@ -181,7 +185,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
         coverage=coverage, method_code=method_code_digest(resolved.method_class), variant=variant.to_record(),
-        selected_params=fitted.selected,
+        selected_params=fitted.selected, isolation=fitted.isolation,
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)

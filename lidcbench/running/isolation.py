@@ -45,17 +45,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lidcbench.errors import LeakageError, PluginError
+from lidcbench.errors import IsolationError, LeakageError, PluginError
 
+from .channel import EXCEPTION_MODULES, is_portable_exception, safe_loads
 from .progress_channel import forwarding, report_through
 
 ISOLATION_ENV = "LIDCBENCH_ISOLATION"
+ISOLATION_KINDS = ("wall", "tripwire", "off")  # the operating system's wall (with the tripwire), the audit hook alone, none
 NO_WEIGHTS = "<no weights_ attribute>"  # a method without weights_ records none
 _GUARDED_EVENTS = {"open": (0,), "sqlite3.connect": (0,), "os.link": (0, 1), "os.symlink": (0, 1),
                    "os.rename": (0, 1), "shutil.copyfile": (0,), "shutil.copytree": (0,)}
 
 
-_PRELOAD = ("lidcbench.running.isolation", "lidcbench.method", "lidcbench.patches", "pandas", "scipy.stats",
+# The gate first: it closes the forkserver's socket to the processes the forkserver starts (forkserver_gate).
+_PRELOAD = ("lidcbench.running.forkserver_gate", "lidcbench.running.isolation", "lidcbench.method", "lidcbench.patches", "pandas", "scipy.stats",
             "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing", "sklearn.model_selection")
 # timm (the built-in networks' backbones) takes seconds to import: once per runner, not once per fold.
 _PRELOAD_WITH_TORCH = ("torch", "torch.nn", "torch.utils.data", "timm", "lidcbench.training.torch_setup")
@@ -71,7 +74,8 @@ class Fitted:
     params: dict[str, Any]
     weights: Any
     seconds: float
-    selected: dict[str, Any] = field(default_factory=dict)
+    selected: dict[str, Any] = field(default_factory=dict)  # what the method chose while fitting (selected_params_)
+    isolation: str = "off"  # what kept the labels out of reach: "wall", "tripwire" or "off" (see ISOLATION_KINDS)
 
 
 def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
@@ -109,15 +113,40 @@ def start_early(method_class: type | None = None) -> None:
         forkserver.ensure_running()
 
 
+def wall_available() -> bool:
+    """Whether this system can raise the operating system's wall (Linux with Landlock)."""
+    from .wall import abi_version
+
+    return isolation_enabled() and "forkserver" in multiprocessing.get_all_start_methods() and abi_version() >= 1
+
+
+def require_wall() -> None:
+    """Raise :class:`IsolationError` (before any heavy work) where the wall cannot be raised."""
+    from .wall import abi_version
+
+    if not isolation_enabled():
+        raise IsolationError(f"the wall was required but {ISOLATION_ENV}=off turns isolation off.")
+    if not wall_available():
+        raise IsolationError(f"the wall was required but this system has no Landlock (Linux 5.13+ with Landlock "
+                             f"enabled; ABI here: {abi_version()}); only the tripwire can run here.")
+
+
 def fit_predict(method_class: type, params: dict[str, Any], train, test, refused: Iterable[str],
-                name: str | None = None) -> Fitted:
+                name: str | None = None, own: Iterable[str] = (), wall_required: bool = False) -> Fitted:
     """Build the method from ``params``, fit it on ``train``, predict ``test``: in a guarded
-    child process (see the module's notes), or in this process where isolation is off."""
+    child process (see the module's notes), or in this process where isolation is off.
+    ``own``: folders the method may write besides its private temporary folder (its checkpoint's);
+    ``wall_required``: fail rather than run behind the tripwire alone."""
     name = name or method_class.__name__
+    if wall_required:
+        require_wall()
     if not isolation_enabled():
         return _fit_predict(method_class, params, train, test, name)
-    with _shared_payload((method_class, params, train, test, name)) as payload, forwarding() as progress_end:
-        outcome, attempts = _run_in_child(payload, tuple(refused), progress_end)
+    with _shared_payload((method_class, params, train, test, name)) as payload, _private_folder() as temporary, \
+            forwarding() as progress_end:
+        wall = _wall_for(method_class, refused, [temporary, *own])
+        settings = {"temporary": temporary, "wall": wall, "wall_required": wall_required, "progress": progress_end}
+        outcome, attempts = _run_in_child(payload, tuple(refused), settings)
     if attempts:
         raise LeakageError(f"method {name!r} tried to open what holds labels while fitting or predicting: "
                            f"{'; '.join(attempts[:3])}. A method must use only the FoldData it is given.")
@@ -126,7 +155,7 @@ def fit_predict(method_class: type, params: dict[str, Any], train, test, refused
     return outcome
 
 
-def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str) -> Fitted:
+def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str, isolation: str = "off") -> Fitted:
     started = time.perf_counter()
     method = method_class(**params)
     if method.fit(train) is not method:
@@ -134,7 +163,25 @@ def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: 
     predictions = method.predict(test)
     seconds = time.perf_counter() - started
     return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds,
-                  getattr(method, "selected_params_", {}))
+                  selected=getattr(method, "selected_params_", {}), isolation=isolation)
+
+
+@contextmanager
+def _private_folder():
+    """A temporary folder only this fold's child uses (its TMPDIR), removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="lidcbench-method-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wall_for(method_class: type, refused: Iterable[str], own: list[str]):
+    from lidcbench.cachedir import cache_root
+
+    from .wall import wall_for
+
+    return wall_for(method_class.__module__, refused, own, str(cache_root()), sys.path)
 
 
 def _uses_torch(method_class: type) -> bool:
@@ -159,12 +206,22 @@ def _context(with_torch: bool | None = None) -> multiprocessing.context.BaseCont
 
 @contextmanager
 def _shared_payload(value: Any):
-    """``value`` pickled with its large arrays (the patches) out of band, each written once to a
-    file in shared memory that the child maps rather than reads: the fold's pixels are not
-    copied through a pipe. Yields (small pickle, buffer files); the files go afterwards."""
+    """``value`` pickled with its large arrays (the patches) out of band, each written once to
+    shared memory that the child maps rather than reads: the fold's pixels are not copied
+    through a pipe. On Linux each buffer is an anonymous memory file (``memfd``) handed to the
+    child as a file descriptor: no name in ``/dev/shm`` or anywhere that another job's method
+    could open. Elsewhere, files in a private temporary folder. Yields (small pickle, buffers)."""
     buffers: list[pickle.PickleBuffer] = []
     small = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-    folder = tempfile.mkdtemp(prefix="lidcbench-fold-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    if hasattr(os, "memfd_create"):
+        descriptors = [_memory_file(index, buffer) for index, buffer in enumerate(buffers)]
+        try:
+            yield small, descriptors
+        finally:
+            for descriptor in descriptors:
+                os.close(descriptor.fd)
+        return
+    folder = tempfile.mkdtemp(prefix="lidcbench-fold-")
     try:
         paths = []
         for index, buffer in enumerate(buffers):
@@ -176,12 +233,47 @@ def _shared_payload(value: Any):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _load_payload(payload: tuple[bytes, list[str]]) -> Any:
+class _Descriptor:
+    """A file descriptor that the child inherits (duplicated for it as multiprocessing does for pipes)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __reduce__(self):
+        from multiprocessing import reduction
+
+        return _inherited, (reduction.DupFd(self.fd),)
+
+
+def _inherited(duplicate) -> int:
+    return duplicate.detach()
+
+
+def _memory_file(index: int, buffer: pickle.PickleBuffer) -> _Descriptor:
+    import fcntl
+
+    fd = os.memfd_create(f"lidcbench-fold-{index}", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    with open(fd, "wb", closefd=False) as file:
+        file.write(buffer.raw())
+    # Sealed: the child can map it copy-on-write but cannot change what the runner put there.
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+    return _Descriptor(fd)
+
+
+def _load_payload(payload: tuple[bytes, list]) -> Any:
+    import mmap
+
     import numpy as np
 
-    small, paths = payload
-    # Copy-on-write maps: the method may change its arrays without touching the runner's.
-    buffers = [np.memmap(path, mode="c") if os.path.getsize(path) else b"" for path in paths]
+    small, places = payload
+    buffers: list[Any] = []
+    for place in places:
+        if isinstance(place, int):  # an inherited memory file: mapped copy-on-write, then closed
+            size = os.fstat(place).st_size
+            buffers.append(mmap.mmap(place, size, flags=mmap.MAP_PRIVATE) if size else b"")
+            os.close(place)
+        else:  # Copy-on-write maps: the method may change its arrays without touching the runner's.
+            buffers.append(np.memmap(place, mode="c") if os.path.getsize(place) else b"")
     return pickle.loads(small, buffers=buffers)
 
 
@@ -198,12 +290,12 @@ def _main_module_hidden():
         sys.modules["__main__"] = main
 
 
-def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...],
-                  progress_end=None) -> tuple[Any, list[str]]:
+def _run_in_child(payload: tuple[bytes, list], refused: tuple[str, ...],
+                  settings: dict[str, Any]) -> tuple[Any, list[str]]:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    settings = {"environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path), "torch": _torch_numerics(),
-                "runner": os.getpid(), "progress": progress_end}
+    settings = {**settings, "environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path),
+                "torch": _torch_numerics(), "runner": os.getpid()}
     # Not a daemon, so that a method may start DataLoader workers of its own.
     child = context.Process(target=_child_main, args=(payload, refused, settings, sender))
     with _main_module_hidden():
@@ -211,7 +303,7 @@ def _run_in_child(payload: tuple[bytes, list[str]], refused: tuple[str, ...],
     sender.close()  # the child holds the only writing end: a dead child ends recv with EOFError
     try:
         try:
-            return receiver.recv()
+            return safe_loads(receiver.recv_bytes())  # plain data only: no code from the child runs here
         except EOFError:
             child.join()
             raise PluginError(f"the method's process ended without a result (exit code {child.exitcode}); "
@@ -243,10 +335,12 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
     report_through(settings["progress"])  # the runner shows the child's epochs
-    attempts = _install_guard(refused)
+    attempts: list[str] = []
     try:
-        method_class, params, train, test, name = _load_payload(payload)  # imports the method under the guard
-        outcome: Any = _fit_predict(method_class, params, train, test, name)
+        isolation = _raise_wall(settings)
+        attempts = _install_guard(refused)
+        method_class, params, train, test, name = _load_payload(payload)  # imports the method behind both
+        outcome: Any = _fit_predict(method_class, params, train, test, name, isolation)
     except Exception as error:  # handed to the runner, which raises it
         outcome = _portable(error)
     try:
@@ -254,6 +348,26 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
     except Exception as error:  # e.g. predictions that do not pickle
         sender.send((PluginError(f"the method's results could not be returned: {error}"), list(attempts)))
     sender.close()
+
+
+def _raise_wall(settings: dict[str, Any]) -> str:
+    """Point TMPDIR at the private folder and confine this process (lidcbench.running.wall); returns
+    "wall", or "tripwire" where Landlock is missing (an error instead if the wall was required)."""
+    import tempfile
+    from multiprocessing import process
+
+    from .wall import WallError, restrict
+
+    os.environ["TMPDIR"] = settings["temporary"]
+    tempfile.tempdir = None  # the forkserver's choice, cached, would be /tmp
+    process.current_process()._config.pop("tempdir", None)  # multiprocessing's, inherited from the forkserver
+    try:
+        restrict(settings["wall"])
+    except WallError as error:
+        if settings["wall_required"]:
+            raise IsolationError(f"the wall was required but could not be raised: {error}") from None
+        return "tripwire"
+    return "wall"
 
 
 def _end_with_the_runner(runner: int) -> None:
@@ -273,8 +387,17 @@ def _end_with_the_runner(runner: int) -> None:
 
 
 def _portable(error: Exception) -> BaseException:
-    """The child's exception with its traceback as a note, or a PluginError where it does not pickle."""
+    """The child's exception with its traceback as a note, or a PluginError where it does not pickle.
+    The runner unpickles no exception class of a library's or the method's (lidcbench.running.channel):
+    such an error goes back as its nearest Python base class (a ValueError stays a ValueError)."""
     text = "".join(traceback.format_exception(error))
+    if not is_portable_exception(error):
+        base = next(kind for kind in type(error).__mro__ if kind.__module__ in EXCEPTION_MODULES)
+        if base in (Exception, BaseException):
+            return PluginError(f"{type(error).__name__}: {error}\nIn the method's process:\n{text}")
+        plain = base(str(error))
+        plain.add_note(f"In the method's process ({type(error).__module__}.{type(error).__qualname__}):\n{text}")
+        return plain
     try:
         pickle.loads(pickle.dumps(error))
         error.add_note(f"In the method's process:\n{text}")

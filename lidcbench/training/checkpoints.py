@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2  # 2: NumPy's generator state as plain values, loaded with weights_only
 CHECKPOINTS = "checkpoints"  # the folder under the cache root
 ENVIRONMENT = "LIDCBENCH_CHECKPOINT"  # how a method's child process learns its job's checkpointing
 DEFAULT_EVERY = 5  # epochs between saves: a paper-profile ResNet-50 checkpoint is ~300 MB
@@ -55,14 +55,24 @@ _target: ContextVar[Checkpointing | None] = ContextVar("lidcbench_checkpoint", d
 
 def checkpoint_path(record_path: Path) -> Path:
     """The checkpoint of the job whose record goes to ``record_path``: in the cache folder (shared by a
-    cluster's nodes like the patches), not beside the record, because the leakage guard keeps a
-    method's process out of the results folder (records list test labels)."""
+    cluster's nodes like the patches), not beside the record, because a method's process is kept out of
+    the results folder (records list test labels). Each job has a folder of its own, the only place its
+    method's process may write to (lidcbench.running.wall): another job's checkpoint holds a model
+    trained on this job's test labels."""
     from lidcbench.cachedir import cache_root
 
     record_path = Path(record_path)
     results = hashlib.sha256(str(record_path.resolve().parents[2]).encode()).hexdigest()[:8]
     setting, method = record_path.parent.parent.name, record_path.parent.name
-    return cache_root() / CHECKPOINTS / setting / method / f"{record_path.stem}-{results}.checkpoint"
+    return cache_root() / CHECKPOINTS / setting / method / f"{record_path.stem}-{results}" / "checkpoint"
+
+
+def prepare_folder(target: Checkpointing) -> Path:
+    """Create the job's checkpoint folder, readable and writable by this user only; returns it."""
+    folder = target.path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    return folder
 
 
 def current() -> Checkpointing | None:
@@ -119,9 +129,11 @@ def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
 
 
 def discard(target: Checkpointing | None) -> None:
-    """Delete the checkpoint once the job's record is written."""
+    """Delete the checkpoint (and its job's folder, once empty) once the job's record is written."""
     if target is not None:
         target.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            target.path.parent.rmdir()
 
 
 def _state_of(value: Any) -> Any:
@@ -152,7 +164,10 @@ def _global_generators() -> dict[str, Any]:
     import numpy as np
     import torch
 
-    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    # NumPy's state as plain values, so that loading needs no unpickling of NumPy objects (weights_only).
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    states = {"python": random.getstate(), "numpy": (name, keys.tolist(), position, has_gauss, cached),
+              "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
@@ -163,7 +178,8 @@ def _set_global_generators(states: dict[str, Any]) -> None:
     import torch
 
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    name, keys, position, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -189,10 +205,19 @@ def _restore(target: Checkpointing, state: dict[str, Any]) -> int:
     """Load the checkpoint into ``state``; returns its epoch (0, and a fresh start, if it is not this job's)."""
     import torch
 
-    document = torch.load(target.path, map_location="cpu", weights_only=False)  # our own file: NumPy's RNG state
+    try:
+        # Tensors and plain values only: a planted file cannot run code here (no arbitrary unpickling).
+        document = torch.load(target.path, map_location="cpu", weights_only=True)
+        if not isinstance(document, dict):
+            raise ValueError("not a checkpoint")
+    except Exception as error:  # noqa: BLE001 - any unreadable file means a fresh start, said in one line
+        print(f"lidcbench: {target.path} is not a valid checkpoint ({type(error).__name__}: "
+              f"{str(error).splitlines()[0] if str(error) else ''}); starting the job afresh", file=sys.stderr,
+              flush=True)
+        return 0
     if (document.get("format"), document.get("identity"), set(document.get("objects", ()))) != \
             (FORMAT, target.identity, set(state)):
-        print(f"lidcbench: {target.path} was saved by other settings or code; starting the job afresh",
+        print(f"lidcbench: {target.path} was saved under other parameters; starting the job afresh",
               file=sys.stderr, flush=True)
         return 0
     for name, value in state.items():
