@@ -334,7 +334,8 @@ def test_the_page_shows_readers_calibration_and_galleries_and_regenerates_byte_f
     count = f"{len(pairs)} ({pairs.nodule_id.nunique()}, {pairs.label.sum()})"
     rating_auc, size_auc = roc_auc_score(pairs.label, pairs.rating), roc_auc_score(pairs.label, pairs.diameter)
     assert f"| Readers, one vs the others, rating ≥ 3 as malignant | {count} | {rating_auc:.3f} [" in text
-    assert f"| One reader's own diameter (their greatest diameter, mm) as the score | {count} | {size_auc:.3f} [" in text
+    own = "One reader's own diameter (their greatest diameter, mm) as the score"
+    assert f"| {own} | {count} | {size_auc:.3f} [" in text
     for method, row in (("strong", "strong"), ("diameter", "diameter: the readers' mean diameter")):
         frame = pd.concat([read_record(p).nodule_frame() for p in sorted(cohort_records.rglob(f"{method}/*.json"))])
         auc = roc_auc_score(pairs.label, pairs.nodule_id.map(frame.set_index("nodule_id").malignancy))

@@ -197,8 +197,8 @@ def _paper_gap(board: Leaderboard) -> str:
 
 
 def _over_seeds(board: Leaderboard) -> list[str]:
-    once = [f"{label} (seed {seed}{', records of seeds ' + ','.join(map(str, others)) + ' not shown' if others else ''})"
-            for label, seed, others in board.once]
+    once = [f"{label} (seed {seed}" + (f", records of seeds {','.join(map(str, others))} not shown" if others else "")
+            + ")" for label, seed, others in board.once]
     once_note = ([f"Deterministic: one run stands for every seed: {'; '.join(once)}. These methods declare that "
                   "their predictions do not depend on the seed (`depends_on_seed = False`, checked by the "
                   "conformance checks), so `lidcbench run` runs them with the first seed only and the page shows "
