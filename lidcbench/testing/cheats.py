@@ -14,6 +14,7 @@ import glob
 import os
 import sqlite3
 import tempfile
+import types
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,8 @@ class LabelReadingMethod(Method):
 
     @staticmethod
     def _emptied_guard(target: str) -> int:
-        for hook in [o for o in gc.get_objects() if getattr(o, "__name__", "") == "hook" and callable(o)]:
+        # Functions only: getattr on every object would wake lazy modules (torch.backends.cuda starts CUDA).
+        for hook in [o for o in gc.get_objects() if isinstance(o, types.FunctionType) and o.__name__ == "hook"]:
             for cell in hook.__closure__ or ():
                 if callable(cell.cell_contents):
                     cell.cell_contents = lambda target: None  # the guard's path check, now says yes to all
