@@ -84,3 +84,11 @@ def test_how_these_were_made_marks_a_row_of_older_code(made_by, shown):
     page = page_markdown(board, "roc.png", "<!-- generated -->")
     assert shown.format(today=today) in page
     assert ("> **Made by older code.**" in page) == (made_by != "today")
+
+
+def test_the_torch_methods_digest_covers_the_loop_but_not_the_checkpoint_keeping():
+    from lidcbench.baselines.cnn import CnnMethod
+
+    names = [module.__name__ for module in code_modules(CnnMethod)]
+    assert "lidcbench.training.loop" in names and "lidcbench.training.devicedata" in names
+    assert "lidcbench.training.checkpoints" not in names  # state kept between epochs, not computation

@@ -3,7 +3,8 @@
 The code of a method is the module that defines its class (and its base
 classes), the modules of the method's own package that it reaches through
 its imports, and lidcbench's shared training code it reaches the same way
-(:data:`SHARED`). Each module counts by its syntax tree without docstrings,
+(:data:`SHARED`), less the modules that only keep state between epochs
+(:data:`NOT_COMPUTATION`). Each module counts by its syntax tree without docstrings,
 so editing a comment or a docstring leaves the digest as it was; anything
 that can change what the method computes changes it.
 """
@@ -17,6 +18,10 @@ from functools import lru_cache
 from types import ModuleType
 
 SHARED = ("lidcbench.training",)  # shared code a method's predictions depend on (the torch training loop)
+# Reached, but not what a method computes: saving and restoring the state between epochs (a resumed fit
+# equals an uninterrupted one, tests/test_checkpoints.py), so a change to how checkpoints are kept does
+# not make every torch record "older code". A checkpoint's own identity covers this module.
+NOT_COMPUTATION = ("lidcbench.training.checkpoints",)
 DIGEST_LENGTH = 12
 
 
@@ -33,7 +38,7 @@ def code_modules(method_class: type) -> list[ModuleType]:
     while waiting:
         name = waiting.pop()
         module = sys.modules.get(name)
-        if name in found or module is None or not getattr(module, "__file__", None):
+        if name in found or name in NOT_COMPUTATION or module is None or not getattr(module, "__file__", None):
             continue
         found[name] = module
         for value in vars(module).values():
