@@ -86,6 +86,10 @@ class IsolationError(LidcbenchError):
     """The isolation asked for (the operating system's wall) cannot run on this system."""
 
 
+class CheckpointBusyError(LidcbenchError):
+    """Another invocation is running the same fold job (it holds the lock beside the job's checkpoint)."""
+
+
 class ExecutorError(LidcbenchError):
     """A run's grid or executor options are malformed, or its executor cannot start (no SLURM, no submitit,
     no such GPU, a results folder that cannot be written)."""

@@ -103,6 +103,7 @@ def test_workers_get_their_share_of_the_cores_and_their_gpu_round_robin():
     (["--gpus", "99"], "--gpus names GPU 99, but torch sees"),
     (["--gpus", "a"], "give GPU numbers"),
     (["--checkpoint-every", "0"], "--checkpoint-every 0"),
+    (["--checkpoint-minutes", "0"], "--checkpoint-minutes 0.0: give a number of minutes above 0"),
     (["--executor", "slurm", "--gpus", "0"], "--gpus is for --executor local"),
 ])
 def test_bad_grid_input_is_one_named_error_before_any_job(env, capsys, arguments, message):
@@ -159,6 +160,13 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_the_uninterrupted_r
             break
         time.sleep(0.2)
     assert checkpoint is not None, first.communicate()[1]
+    # A second invocation of the same job meanwhile does not share its checkpoint: it says so and stops.
+    first.send_signal(signal.SIGSTOP)  # holding its lock, however long the second takes to start
+    meanwhile = subprocess.run([*command, "--out", str(out)], env=environment, capture_output=True, text=True,
+                               timeout=600)
+    assert meanwhile.returncode == 2, meanwhile.stderr
+    assert meanwhile.stderr.count("\n") == 1 and "tiny-net fold 0 seed 0 is being run by another lidcbench (process " \
+        f"{first.pid} on " in meanwhile.stderr
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert not list(out.rglob("*.json"))
@@ -169,6 +177,11 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_the_uninterrupted_r
     assert "resumed from" in second.stderr and "after epoch" in second.stderr
     assert not checkpoint.exists()  # deleted once the record was written
     assert _nodules(read_records(out)) == _nodules(read_records(env / "straight"))
+    (resumed,), (straight,) = read_records(out), read_records(env / "straight")
+    assert straight.provenance.resumed_from_epoch is None
+    assert resumed.provenance.resumed_from_epoch >= 2
+    # The seconds of both parts: at least the 1.5 s pause of each of the 4 epochs.
+    assert resumed.provenance.wall_time_s >= 4 * 1.5
 
 
 def test_two_processes_started_together_build_the_patch_cache_once(env):

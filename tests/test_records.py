@@ -64,6 +64,19 @@ def test_provenance_says_how_the_record_was_made():
     assert provenance.git_dirty == bool(status.strip())
 
 
+def test_a_resumed_record_says_so_and_records_made_before_it_was_kept_still_load(tmp_path):
+    from dataclasses import replace
+
+    record = make_record()
+    resumed = replace(record, provenance=replace(record.provenance, resumed_from_epoch=3))
+    assert read_record(write_record(resumed, tmp_path)).provenance.resumed_from_epoch == 3
+    document = json.loads(write_record(record, tmp_path).read_text())
+    assert document["provenance"].pop("resumed_from_epoch") is None  # a job that ran straight through
+    old = tmp_path / record.setting / "tiny" / "fold0-seed0.json"
+    old.write_text(json.dumps(document))
+    assert read_record(old).provenance.resumed_from_epoch is None
+
+
 def test_provenance_without_git_says_none(monkeypatch):
     from lidcbench.results import records
 

@@ -114,6 +114,39 @@ def test_ctrl_c_says_which_folds_were_written_and_how_to_go_on(env, monkeypatch,
     assert "interrupted: fold(s) 0 recorded; fold(s) 3, 4 not finished" in printed
     assert f"Resume with: lidcbench run tiny --out {out} --diameter-min 20 --folds 3,4" in printed
     assert [r.fold for r in read_records(out)] == [0]
+    assert "no checkpoint kept for fold 3, fold 4: started afresh by the command" in printed
+
+
+def test_ctrl_c_after_a_timed_checkpoint_says_where_the_same_command_resumes(env, monkeypatch, capsys):
+    """tiny-net with a 1.2 s checkpoint interval on a clock moved only by its 1 s pause after each epoch:
+    the first save comes after epoch 2, Ctrl-C right after it; the same command resumes there."""
+    import types
+
+    from lidcbench.testing import tinynet
+    from lidcbench.training import checkpoints
+
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(checkpoints, "_clock", lambda: clock.now)
+    monkeypatch.setattr(tinynet, "time", types.SimpleNamespace(sleep=lambda s: setattr(clock, "now", clock.now + s)))
+    monkeypatch.setenv("LIDCBENCH_ISOLATION", "off")  # the patched clock lives in this process only
+    save = checkpoints._save
+
+    def save_then_stop(*args):
+        save(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoints, "_save", save_then_stop)
+    out = env / "results"
+    command = ["run", "tiny-net", "--folds", "0", "--set", "epochs=4", "--set", "epoch_pause=1", "--out", str(out),
+               "--checkpoint-minutes", "0.02", *SMALL]
+    assert main(command) == 130
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "fold 0: checkpoint kept after epoch 2 (" in printed and "the command resumes it there if" in printed
+    monkeypatch.setattr(checkpoints, "_save", save)
+    assert main(command) == 0
+    (record,) = read_records(out)
+    assert record.provenance.resumed_from_epoch == 2
+    assert record.provenance.wall_time_s == 4.0  # 2 s before the stop, 2 s after (the clock moves by pauses only)
 
 
 def test_when_every_fold_is_recorded_run_says_so_and_builds_no_cache(env, capsys):

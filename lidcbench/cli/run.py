@@ -33,8 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one method parameter (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results)")
     parser.add_argument("--force", action="store_true", help="redo folds whose record exists")
-    parser.add_argument("--checkpoint-every", type=int, default=5, metavar="K",
-                        help="methods that train by epochs save a checkpoint every K epochs (default: 5)")
+    parser.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
+                        help="methods that train by epochs save a checkpoint once M minutes of training have "
+                             "passed since the last one (default: 10)")
+    parser.add_argument("--checkpoint-every", type=int, metavar="K",
+                        help="also save one every K epochs (default: by time only)")
     parser.add_argument("--require-wall", action="store_true",
                         help="refuse to run unless the operating system's wall (Linux Landlock) keeps the labels "
                              "out of the method's reach; without it only the tripwire runs (docs/isolation.md)")
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     template = FoldJob(method=methods[0], fold=0, seed=seeds[0], profile=args.profile, params=dict(args.params),
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
-                       checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage,
+                       checkpoint_every=args.checkpoint_every,
+                       checkpoint_minutes=args.checkpoint_minutes, min_coverage=args.min_coverage,
                        variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels},
                        require_wall=args.require_wall)
     if args.require_wall:

@@ -21,7 +21,7 @@ from lidcbench.plugins.registry import Registry, default_registry
 from lidcbench.protocol.rules import Protocol
 from lidcbench.protocol.variants import Variant
 from lidcbench.results.records import DEFAULT_RESULTS, RunRecord, read_record, record_path, setting_key
-from lidcbench.training.checkpoints import DEFAULT_EVERY
+from lidcbench.training.checkpoints import DEFAULT_MINUTES
 
 DEFAULT_PATCH_SIZE = 64  # for methods that do not ask for a patch size
 
@@ -39,7 +39,10 @@ class FoldJob:
     protocol: dict[str, Any] = field(default_factory=dict)  # Protocol fields; {} is the default protocol
     out_dir: str = str(DEFAULT_RESULTS)
     device: str = "auto"
-    checkpoint_every: int = DEFAULT_EVERY  # epochs between checkpoints of methods that train by epochs
+    # When methods that train by epochs save a checkpoint: after M minutes of training since the last save,
+    # and every K epochs if asked (None: never by count).
+    checkpoint_every: int | None = None
+    checkpoint_minutes: float | None = DEFAULT_MINUTES
     min_coverage: float | None = None  # refuse to score when fewer of the cohort's nodules have pixels
     # An evaluation variant, Variant fields ({"split": "nodule"}); {} is the protocol. ``protocol`` then
     # holds the variant's own rules (Variant.protocol()).
@@ -122,7 +125,24 @@ def record_location(resolved: Plan) -> Path:
 
 
 def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool = True) -> tuple[RunRecord, Path]:
-    """Run one fold job end to end and write its record (atomically)."""
+    """Run one fold job end to end and write its record (atomically). Another invocation running the
+    same job meanwhile is a :class:`~lidcbench.errors.CheckpointBusyError`, before any loading."""
+    from lidcbench.training import checkpoints
+
+    from .isolation import require_wall
+    from .job_checkpoint import job_checkpointing
+
+    resolved = plan(job, registry)
+    if job.require_wall:
+        require_wall()  # before any loading
+    checkpointing = job_checkpointing(record_location(resolved), f"{job.method} fold {job.fold} seed {job.seed}",
+                                      job.checkpoint_every, job.checkpoint_minutes)
+    with checkpoints.held(checkpointing):
+        return _run_held(resolved, checkpointing, show_progress)
+
+
+def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRecord, Path]:
+    """:func:`run_fold` under the job's lock."""
     from lidcbench.patches.cache import load_patches
     from lidcbench.plugins.predictions import validate_predictions
     from lidcbench.protocol.cohort import load_cohort
@@ -132,11 +152,10 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from lidcbench.scoring.score import nodule_predictions, score_fold
     from lidcbench.training import checkpoints
 
-    from .isolation import NO_WEIGHTS, fit_predict, label_sources, require_wall, start_early
+    from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
+    from .job_checkpoint import job_identity
 
-    resolved = plan(job, registry)
-    if job.require_wall:
-        require_wall()  # before any loading
+    job = resolved.job
     start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol, variant = Protocol(**job.protocol), Variant(**job.variant)
     variant.check_protocol(protocol)
@@ -161,11 +180,12 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     if reason:
         marker = SkippedFold(job.method, job.fold, job.seed, resolved.profile, job.source, settings, protocol.hash,
                              reason, coverage)
+        checkpoints.discard(checkpointing)  # its folder and lock: nothing will be trained
         raise FoldSkipped(marker, write_skip(marker, job.out_dir))
-    # An interrupted job resumes from its checkpoint, found from where its record will be; the
-    # guarded child learns where through the environment (lidcbench.training.checkpoints).
-    checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
-                                              job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
+    # An interrupted job resumes from its checkpoint, found from where its record will be, if saved under
+    # the same identity; the guarded child learns where through the environment (lidcbench.training.checkpoints).
+    checkpointing = replace(checkpointing, identity=job_identity(
+        resolved.method_class, resolved.params, resolved.device, patches.key, train_table, test_table["nodule_id"]))
     # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
     with checkpoints.saving_to(checkpointing), _parameter_errors(resolved):
         fitted = fit_predict(resolved.method_class, resolved.params, train, test,
@@ -185,7 +205,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
         source=job.source, source_settings=settings, protocol=protocol, folds_version=folds.version,
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
         coverage=coverage, method_code=method_code_digest(resolved.method_class), variant=variant.to_record(),
-        selected_params=fitted.selected, isolation=fitted.isolation,
+        selected_params=fitted.selected, isolation=fitted.isolation, resumed_from_epoch=fitted.resumed_from_epoch,
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)

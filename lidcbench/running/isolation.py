@@ -76,6 +76,9 @@ class Fitted:
     seconds: float
     selected: dict[str, Any] = field(default_factory=dict)  # what the method chose while fitting (selected_params_)
     isolation: str = "off"  # what kept the labels out of reach: "wall", "tripwire" or "off" (see ISOLATION_KINDS)
+    # The epoch fit resumed from its job's checkpoint after (None: a fresh start); ``seconds`` then adds the
+    # earlier parts' training seconds (lidcbench.training.checkpoints.timing).
+    resumed_from_epoch: int | None = None
 
 
 def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
@@ -156,14 +159,17 @@ def fit_predict(method_class: type, params: dict[str, Any], train, test, refused
 
 
 def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str, isolation: str = "off") -> Fitted:
-    started = time.perf_counter()
-    method = method_class(**params)
-    if method.fit(train) is not method:
-        raise PluginError(f"method {name!r}: fit must return the method itself.")
-    predictions = method.predict(test)
-    seconds = time.perf_counter() - started
+    from lidcbench.training.checkpoints import timing
+
+    with timing() as part:
+        method = method_class(**params)
+        if method.fit(train) is not method:
+            raise PluginError(f"method {name!r}: fit must return the method itself.")
+        predictions = method.predict(test)
+        seconds = part.seconds()
     return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds,
-                  selected=getattr(method, "selected_params_", {}), isolation=isolation)
+                  selected=getattr(method, "selected_params_", {}), isolation=isolation,
+                  resumed_from_epoch=part.resumed_from_epoch)
 
 
 @contextmanager

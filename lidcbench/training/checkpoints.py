@@ -9,14 +9,24 @@ the method inherits). A method's epoch loop asks for its epochs here::
                                     schedule=schedule, sampler=generator):
         ...one epoch...
 
-If the job's checkpoint exists, the named objects and every global random
-number generator are restored from it and the loop starts after its epoch;
-every K epochs the loop saves them again (atomically). Saved per object: its
+If the job's checkpoint exists and was saved under the job's identity (the
+code, the data, the device type and the parameters: :func:`identity_difference`),
+the named objects and every global random number generator are restored from
+it and the loop starts after its epoch; otherwise the job starts afresh with a
+one-line note saying which part differed. The loop saves them again
+(atomically) once :data:`DEFAULT_MINUTES` of training have passed since the
+last save (so an epoch longer than that is always followed by a save), and
+every K epochs where the job asks for that. Saved per object: its
 ``state_dict()``, a ``torch.Generator``'s state, or a list's items (a loss
 history); globally: Python's, NumPy's and torch's CPU and CUDA generators. So
 the epochs after a resume draw the same numbers as they would have without the
 stop, and the job ends with the same record (same device type). Outside a fold
 job (a method used on its own) nothing is saved or read.
+
+The runner holds a lock on the job's checkpoint folder while the job runs
+(:func:`held`), so that two invocations of one job never share a checkpoint,
+and keeps the training seconds and the epoch a resume started from
+(:func:`timing`) for the job's record.
 """
 from __future__ import annotations
 
@@ -27,27 +37,40 @@ import os
 import random
 import secrets
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2  # 2: NumPy's generator state as plain values, loaded with weights_only
+from lidcbench.errors import CheckpointBusyError
+
+# 3: the identity by part (code, data, device, parameters) and the training seconds so far;
+# 2: NumPy's generator state as plain values, loaded with weights_only
+FORMAT = 3
 CHECKPOINTS = "checkpoints"  # the folder under the cache root
 ENVIRONMENT = "LIDCBENCH_CHECKPOINT"  # how a method's child process learns its job's checkpointing
-DEFAULT_EVERY = 5  # epochs between saves: a paper-profile ResNet-50 checkpoint is ~300 MB
+# Minutes of training between saves: a stop loses at most this much work, and a save (a paper-profile
+# ResNet-50 checkpoint is ~300 MB, about a second) costs well under 1% of it.
+DEFAULT_MINUTES = 10.0
+LOCK = "lock"  # the lock file beside the checkpoint (held)
+_clock = time.perf_counter  # the clock of save intervals and training seconds (a test may replace it)
 
 
 @dataclass(frozen=True)
 class Checkpointing:
-    """Where one job's checkpoint lives and how often to save it (picklable, so a child
+    """Where one job's checkpoint lives and when to save it (picklable, so a child
     process that runs the method can enter :func:`saving_to` with the parent's value)."""
 
     path: Path
-    every: int = DEFAULT_EVERY
-    identity: str = ""  # the job's exact settings: a checkpoint saved under others is not resumed
+    every: int | None = None  # epochs between saves, besides the time rule (None: by time only)
+    # What makes a checkpoint this job's: part name -> value (job_identity); a checkpoint saved under
+    # another value of any part is not resumed.
+    identity: dict[str, str] = field(default_factory=dict)
     on_saved: Callable[[int], None] | None = None  # called with the epoch count after each save (tests)
+    minutes: float | None = DEFAULT_MINUTES  # minutes of training between saves (None: by epochs only)
+    label: str = ""  # the job, for notes: "mtmr fold 0 seed 0"
 
 
 _target: ContextVar[Checkpointing | None] = ContextVar("lidcbench_checkpoint", default=None)
@@ -81,7 +104,8 @@ def current() -> Checkpointing | None:
     target = _target.get()
     if target is None and os.environ.get(ENVIRONMENT):
         saved = json.loads(os.environ[ENVIRONMENT])
-        target = Checkpointing(Path(saved["path"]), saved["every"], saved["identity"])
+        target = Checkpointing(Path(saved["path"]), saved["every"], saved["identity"], minutes=saved["minutes"],
+                               label=saved["label"])
     return target
 
 
@@ -89,13 +113,14 @@ def current() -> Checkpointing | None:
 def saving_to(target: Checkpointing | None) -> Iterator[None]:
     """Let :func:`epochs` calls in this context, and in processes started within it, resume from
     and save to ``target`` (None: neither)."""
-    if target is not None and (not isinstance(target.every, int) or target.every < 1):
-        raise ValueError(f"checkpoints every {target.every!r} epochs: give a whole number >= 1")
+    if target is not None:
+        check_schedule(target.every, target.minutes)
     token = _target.set(target)
     before = os.environ.pop(ENVIRONMENT, None)
     if target is not None:
         os.environ[ENVIRONMENT] = json.dumps({"path": str(target.path), "every": target.every,
-                                              "identity": target.identity})
+                                              "identity": target.identity, "minutes": target.minutes,
+                                              "label": target.label})
     try:
         yield
     finally:
@@ -105,33 +130,53 @@ def saving_to(target: Checkpointing | None) -> Iterator[None]:
             os.environ[ENVIRONMENT] = before
 
 
+def check_schedule(every: int | None, minutes: float | None) -> None:
+    """Raise ValueError unless ``every`` (epochs) and ``minutes`` are each None or positive."""
+    if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
+        raise ValueError(f"checkpoints every {every!r} epochs: give a whole number >= 1")
+    if minutes is not None and (not isinstance(minutes, (int, float)) or not minutes > 0):
+        raise ValueError(f"checkpoints every {minutes!r} minutes: give a number > 0")
+
+
 def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
     """The epoch numbers still to train (from ``start``, or after the job's checkpoint's epoch if it has
-    one), saving a checkpoint every K epochs.
+    one), saving a checkpoint when it is due (:func:`_due`), never after the last epoch (the record follows).
 
     ``state``: the objects whose state makes up training (model, optimiser,
     schedule, the sampler's generator, a history list), by name.
     """
     target = current()
+    part = _part.get() or TrainingPart()  # outside timing(): this loop's own clock
     if target is not None and target.path.is_file():
-        restored = _restore(target, state)
+        restored = _restore(target, state, part)
         if restored:
             start = restored
             print(f"lidcbench: resumed from {target.path} after epoch {start} of {total}", file=sys.stderr,
                   flush=True)
+    last_save = _clock()
     for epoch in range(start, total):
         yield epoch  # the caller trains one epoch; we continue here when it asks for the next
         done = epoch + 1
-        if target is not None and done % target.every == 0 and done < total:
-            _save(target, state, done)
+        if target is not None and done < total and _due(target, done, _clock() - last_save):
+            _save(target, state, done, part.seconds())
+            last_save = _clock()
             if target.on_saved is not None:
                 target.on_saved(done)
 
 
+def _due(target: Checkpointing, done: int, seconds_since_save: float) -> bool:
+    """After ``done`` epochs: every K epochs if asked, and once the minutes since the last save have passed
+    (so always after an epoch that alone took that long)."""
+    by_epochs = target.every is not None and done % target.every == 0
+    return by_epochs or (target.minutes is not None and seconds_since_save >= 60 * target.minutes)
+
+
 def discard(target: Checkpointing | None) -> None:
-    """Delete the checkpoint (and its job's folder, once empty) once the job's record is written."""
+    """Delete the checkpoint, its lock file and its job's folder (once empty) once the job's record is
+    written (under the lock: :func:`held`)."""
     if target is not None:
         target.path.unlink(missing_ok=True)
+        target.path.with_name(LOCK).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             target.path.parent.rmdir()
 
@@ -185,11 +230,11 @@ def _set_global_generators(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def _save(target: Checkpointing, state: dict[str, Any], epoch: int) -> None:
+def _save(target: Checkpointing, state: dict[str, Any], epoch: int, seconds: float) -> None:
     import torch
 
     path = target.path
-    document = {"format": FORMAT, "identity": target.identity, "epoch": epoch,
+    document = {"format": FORMAT, "identity": dict(target.identity), "epoch": epoch, "seconds": float(seconds),
                 "objects": {name: _state_of(v) for name, v in state.items()}, "generators": _global_generators()}
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -201,8 +246,9 @@ def _save(target: Checkpointing, state: dict[str, Any], epoch: int) -> None:
         raise
 
 
-def _restore(target: Checkpointing, state: dict[str, Any]) -> int:
-    """Load the checkpoint into ``state``; returns its epoch (0, and a fresh start, if it is not this job's)."""
+def _restore(target: Checkpointing, state: dict[str, Any], part: TrainingPart) -> int:
+    """Load the checkpoint into ``state`` and note its epoch and seconds in ``part``; returns its epoch
+    (0, and a fresh start, if it is not this job's)."""
     import torch
 
     try:
@@ -215,12 +261,132 @@ def _restore(target: Checkpointing, state: dict[str, Any]) -> int:
               f"{str(error).splitlines()[0] if str(error) else ''}); starting the job afresh", file=sys.stderr,
               flush=True)
         return 0
-    if (document.get("format"), document.get("identity"), set(document.get("objects", ()))) != \
-            (FORMAT, target.identity, set(state)):
-        print(f"lidcbench: {target.path} was saved under other parameters; starting the job afresh",
+    difference = _difference(document, target, state)
+    if difference:
+        print(f"lidcbench: checkpoint for {target.label or target.path} not resumed: {difference}; starting afresh",
               file=sys.stderr, flush=True)
         return 0
     for name, value in state.items():
         _load_into(value, document["objects"][name])
     _set_global_generators(document["generators"])
-    return int(document["epoch"])
+    part.resumed_from_epoch, part.seconds_before = int(document["epoch"]), float(document["seconds"])
+    return part.resumed_from_epoch
+
+
+def _difference(document: dict[str, Any], target: Checkpointing, state: dict[str, Any]) -> str | None:
+    """Why ``document`` is not this job's checkpoint, in a few words; None if it is."""
+    if document.get("format") != FORMAT:
+        return f"saved in checkpoint format {document.get('format')!r}, this lidcbench reads {FORMAT}"
+    saved = document.get("identity")
+    if not isinstance(saved, dict):
+        return "it carries no identity"
+    difference = identity_difference(saved, target.identity)
+    if difference:
+        return difference
+    if set(document.get("objects", ())) != set(state):
+        return (f"the method keeps other state (saved {', '.join(sorted(document.get('objects', ())))}; "
+                f"now {', '.join(sorted(state))})")
+    return None
+
+
+def identity_difference(saved: dict[str, str], now: dict[str, str]) -> str | None:
+    """The first part of two job identities that differs, said for a person ("method code differs
+    (saved 9e28aa315718, now 1b2c0d4e5f60)"); None if they are the same."""
+    for part in dict.fromkeys([*now, *saved]):
+        before, after = saved.get(part), now.get(part)
+        if before == after:
+            continue
+        if part == "parameters" and before is not None and after is not None:
+            return f"parameters differ ({_changed_parameters(before, after)})"
+        return f"{part} differs (saved {before or 'nothing'}, now {after or 'nothing'})"
+    return None
+
+
+def _changed_parameters(before: str, after: str) -> str:
+    """``before`` and ``after``: parameters as JSON objects; the names whose values differ, with both values."""
+    old, new = json.loads(before), json.loads(after)
+    changed = [name for name in sorted({*old, *new}) if old.get(name) != new.get(name)]
+    return "; ".join(f"{name}: saved {old.get(name)!r}, now {new.get(name)!r}" for name in changed)
+
+
+# The training time of a job over its parts (a part: one process's run, up to a stop or to the end), so a
+# resumed record says where it resumed and counts the seconds of every part. Kept apart from saving and
+# restoring above: the runner's side of a job.
+
+@dataclass
+class TrainingPart:
+    """This process's part of a job's training: when it began, and what a restored checkpoint brought."""
+
+    started: float = field(default_factory=lambda: _clock())
+    resumed_from_epoch: int | None = None  # the epoch a checkpoint was restored at (None: a fresh start)
+    seconds_before: float = 0.0  # the training seconds of the earlier parts, up to their last save
+
+    def seconds(self) -> float:
+        """The job's training seconds so far: the earlier parts' and this one's."""
+        return self.seconds_before + (_clock() - self.started)
+
+
+_part: ContextVar[TrainingPart | None] = ContextVar("lidcbench_training_part", default=None)
+
+
+@contextlib.contextmanager
+def timing() -> Iterator[TrainingPart]:
+    """Time a method's fit and predict as one part of its job; a checkpoint restored within says its epoch
+    and the earlier parts' seconds in the part yielded."""
+    part = TrainingPart()
+    token = _part.set(part)
+    try:
+        yield part
+    finally:
+        _part.reset(token)
+
+
+# One invocation of a job at a time: the lock beside its checkpoint. Kept apart from saving and restoring.
+
+@contextlib.contextmanager
+def held(target: Checkpointing) -> Iterator[None]:
+    """Hold the lock beside ``target``'s checkpoint while the job runs: another invocation of the same job
+    (another terminal, a second `lidcbench run`) raises :class:`CheckpointBusyError` at once rather than
+    share and overwrite the checkpoint. An advisory ``flock``, released by the kernel when the holder
+    ends however it ends. Where there is no ``fcntl`` (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    folder = prepare_folder(target)
+    lock = folder / LOCK
+    while True:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 200).decode(errors="replace").strip() or "another process"
+            os.close(descriptor)
+            raise CheckpointBusyError(f"{target.label or target.path.parent} is being run by another lidcbench "
+                                      f"({holder}); wait for it to end, or stop it and rerun") from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(lock).st_ino == os.fstat(descriptor).st_ino:
+                break  # the file is still the lock: a holder that finished unlinks it (discard) before letting go
+        os.close(descriptor)
+    try:
+        import socket
+
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"process {os.getpid()} on {socket.gethostname()}".encode())
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def saved_epoch(path: Path) -> int | None:
+    """The epoch the checkpoint at ``path`` was saved after; None if there is none (or it is unreadable).
+    Its tensors are mapped, not read: quick even for a large model."""
+    if not Path(path).is_file():
+        return None
+    import torch
+
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["epoch"])
+    except Exception:  # noqa: BLE001 - not a checkpoint this lidcbench can read: none to resume from
+        return None

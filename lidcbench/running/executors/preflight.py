@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 
 def source_line(source, settings: dict, protocol) -> str:
@@ -32,3 +33,26 @@ def resume_hint(done: list[int], left: list[int], argv: list[str] | None, one_se
             rest.append(arg)
     command = "lidcbench " + shlex.join([*rest, *(["--folds", ",".join(map(str, left))] if one_series else [])])
     return f"{said} Resume with: {command}"
+
+
+def checkpoint_lines(unfinished: list[tuple[str, Path]], minutes: float | None, every: int | None) -> list[str]:
+    """After Ctrl-C: for each unfinished job (name, record path) whose checkpoint was kept, the epoch it
+    holds and that the same command resumes there; one line for those without one (they start afresh)."""
+    from lidcbench.training.checkpoints import checkpoint_path, saved_epoch
+
+    lines, afresh = [], []
+    for name, record in unfinished:
+        checkpoint = checkpoint_path(record)
+        epoch = saved_epoch(checkpoint)
+        if epoch is None:
+            afresh.append(name)
+            continue
+        lines.append(f"{name}: checkpoint kept after epoch {epoch} ({checkpoint}); the command resumes it there if "
+                     "the method's code, the data, the device type and the parameters are unchanged "
+                     "(else it says which differs and starts afresh).")
+    if afresh:
+        when = " or ".join([*([f"{minutes:g} minutes of training"] if minutes else []),
+                            *([f"{every} epoch(s)"] if every else [])])
+        lines.append(f"no checkpoint kept for {', '.join(afresh)}: started afresh by the command (a method that "
+                     f"trains by epochs saves one after {when}; --checkpoint-minutes sets how often).")
+    return lines

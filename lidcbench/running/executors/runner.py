@@ -48,8 +48,11 @@ def run_grid(template: FoldJob, methods: list[str], folds: list[int], seeds: lis
     if options.executor == "slurm" and options.gpus:
         raise ExecutorError("--gpus is for --executor local; a SLURM job asks for GPUs with --slurm-gpus-per-job.")
     gpus = local.check_gpus(options.gpus)
-    if not isinstance(template.checkpoint_every, int) or template.checkpoint_every < 1:
+    if template.checkpoint_every is not None and (not isinstance(template.checkpoint_every, int)
+                                                  or template.checkpoint_every < 1):
         raise ExecutorError(f"--checkpoint-every {template.checkpoint_every}: give a number of epochs, 1 or more.")
+    if template.checkpoint_minutes is not None and not template.checkpoint_minutes > 0:
+        raise ExecutorError(f"--checkpoint-minutes {template.checkpoint_minutes}: give a number of minutes above 0.")
     check_writable(template.out_dir)
     if options.executor == "slurm":
         from .slurm import check_slurm
@@ -184,11 +187,15 @@ def _print_coverage(console, grid: Grid, methods, folds) -> None:
 
 
 def _print_resume(console, grid: Grid, methods, seeds, argv) -> None:
-    from .preflight import resume_hint
+    from .preflight import checkpoint_lines, resume_hint
 
     done = sorted({j.job.fold for j in grid.jobs if j.record.is_file()})
     left = sorted({j.job.fold for j in grid.jobs if not j.record.is_file()})
     console.print(resume_hint(done, left, argv, _one_series(methods, seeds)), highlight=False)
+    unfinished = [(_name(j, methods, seeds), j.record) for j in grid.jobs if not j.record.is_file()]
+    template = grid.jobs[0].job
+    for line in checkpoint_lines(unfinished, template.checkpoint_minutes, template.checkpoint_every):
+        console.print(line, highlight=False)
 
 
 def _run_on_slurm(pending, options: RunOptions, console) -> tuple[str, list[str]]:
