@@ -152,9 +152,9 @@ def test_a_resumed_part_says_its_epoch_and_counts_the_seconds_of_every_part(tmp_
     method_class = Registry(discover_plugins=False).get("tiny-net")
     train, _ = synthetic_split(n_train=48, n_test=16, size=32, seed=3)
     path = tmp_path / "c"
-    with checkpoints.timing() as first, pytest.raises(Stop):
-        with checkpoints.saving_to(checkpoints.Checkpointing(path, every=1, on_saved=_stop_after(2))):
-            method_class(epochs=4, epoch_pause=1.0).fit(train)
+    stopping = checkpoints.Checkpointing(path, every=1, on_saved=_stop_after(2))
+    with checkpoints.timing() as first, pytest.raises(Stop), checkpoints.saving_to(stopping):
+        method_class(epochs=4, epoch_pause=1.0).fit(train)
     assert first.resumed_from_epoch is None
     fake_time.now += 100.0  # the time between the stop and the rerun counts for nothing
     with checkpoints.timing() as second, checkpoints.saving_to(checkpoints.Checkpointing(path, every=1)):
@@ -183,9 +183,9 @@ def test_a_checkpoint_of_another_code_data_device_or_parameters_is_a_fresh_start
     method_class = Registry(discover_plugins=False).get("tiny-net")
     train, test = synthetic_split(n_train=48, n_test=16, size=32, seed=3)
     path = tmp_path / "checkpoint"
-    with checkpoints.saving_to(checkpoints.Checkpointing(path, every=1, identity=_identity(), on_saved=_stop_after(2))):
-        with pytest.raises(Stop):
-            method_class(epochs=4, lr=0.25).fit(train)
+    stopping = checkpoints.Checkpointing(path, every=1, identity=_identity(), on_saved=_stop_after(2))
+    with checkpoints.saving_to(stopping), pytest.raises(Stop):
+        method_class(epochs=4, lr=0.25).fit(train)
     capsys.readouterr()
     label = "tiny-net fold 0 seed 0"
     with checkpoints.timing() as part, checkpoints.saving_to(
@@ -226,10 +226,9 @@ def test_a_second_invocation_of_a_job_does_not_share_its_checkpoint(tmp_path):
 
     target = checkpoints.Checkpointing(tmp_path / "job" / "checkpoint", label="tiny-net fold 0 seed 0")
     with checkpoints.held(target):
-        with pytest.raises(CheckpointBusyError, match=f"tiny-net fold 0 seed 0 is being run by another lidcbench "
-                                                      f"\\(process {os.getpid()} on "):
-            with checkpoints.held(target):
-                pass
+        busy = f"tiny-net fold 0 seed 0 is being run by another lidcbench \\(process {os.getpid()} on "
+        with pytest.raises(CheckpointBusyError, match=busy), checkpoints.held(target):
+            pass
         checkpoints.discard(target)  # a finished job removes its lock under the lock
     with checkpoints.held(target):  # and the next invocation takes a new one
         assert (tmp_path / "job" / "lock").is_file()

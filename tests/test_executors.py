@@ -163,7 +163,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_writes_the_uninterrupted_r
     # A second invocation of the same job meanwhile does not share its checkpoint: it says so and stops.
     first.send_signal(signal.SIGSTOP)  # holding its lock, however long the second takes to start
     meanwhile = subprocess.run([*command, "--out", str(out)], env=environment, capture_output=True, text=True,
-                               timeout=600)
+                               timeout=600, check=False)
     assert meanwhile.returncode == 2, meanwhile.stderr
     assert meanwhile.stderr.count("\n") == 1 and "tiny-net fold 0 seed 0 is being run by another lidcbench (process " \
         f"{first.pid} on " in meanwhile.stderr
