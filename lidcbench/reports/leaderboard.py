@@ -24,6 +24,7 @@ from lidcbench.protocol.attributes import ATTRIBUTES
 from lidcbench.results.coverage import records_coverage, scored_text
 from lidcbench.results.records import RunRecord
 from lidcbench.results.skips import SkippedFold
+from lidcbench.running.size_baseline import SIZE_METHOD
 from lidcbench.scoring.overseeds import summarize_over_seeds
 from lidcbench.scoring.readers.comparison import compare_board
 from lidcbench.scoring.score import YARDSTICKS, compare, summarize, summarize_attributes
@@ -31,7 +32,7 @@ from lidcbench.scoring.score import YARDSTICKS, compare, summarize, summarize_at
 DEFAULT_OUT = Path("leaderboards")
 # Size alone separates this cohort well, so every method is also compared with the
 # diameter-only baseline: the difference is what the method adds beyond size.
-REFERENCE_METHOD = "diameter"
+REFERENCE_METHOD = SIZE_METHOD  # "diameter"
 # Row names that say what a baseline's input is where the method's name alone would not.
 ROW_NAMES = {"diameter": "diameter: the readers' mean diameter (annotation-derived)"}
 
@@ -126,7 +127,7 @@ def _computed_reference(entries: list[Entry], first: RunRecord) -> Entry | None:
     from lidcbench.protocol.folds import load_folds
     from lidcbench.protocol.rules import Protocol
     from lidcbench.results.records import new_record
-    from lidcbench.running.size_baseline import SIZE_METHOD, size_baseline
+    from lidcbench.running.size_baseline import size_baseline
 
     folds = load_folds()
     if first.folds_version != folds.version or not entries:
@@ -134,11 +135,11 @@ def _computed_reference(entries: list[Entry], first: RunRecord) -> Entry | None:
     protocol = Protocol.from_options(**first.protocol)
     fold_ids = sorted({fold for entry in entries for fold in entry.folds})
     score = size_baseline(load_cohort(protocol), folds, fold_ids)
-    params = default_registry().get(SIZE_METHOD)().get_params()
-    records = [new_record(method=SIZE_METHOD, fold=fold, seed=0, profile="default", method_params=params,
+    params = default_registry().get(REFERENCE_METHOD)().get_params()
+    records = [new_record(method=REFERENCE_METHOD, fold=fold, seed=0, profile="default", method_params=params,
                           source=first.source, source_settings=first.source_settings, protocol=protocol,
                           folds_version=folds.version, nodules=score.fold_nodules(fold), metrics=score.folds[fold],
-                          device="cpu", wall_time_s=None, method_code=registered_code_digest(SIZE_METHOD),
+                          device="cpu", wall_time_s=None, method_code=registered_code_digest(REFERENCE_METHOD),
                           selected_params={}, isolation="off")
                for fold in fold_ids]
     return replace(_entry(records), computed=True)
