@@ -24,10 +24,19 @@ def test_every_builtin_has_check_parameters():
     assert set(CHECK_PARAMS) == set(Registry(discover_plugins=False).names())
 
 
-CASES = [(name, check) for name, params in CHECK_PARAMS.items()
+# The checks' data is tiny (about 140 slices of 48 synthetic discs, 22 features that nearly repeat each other:
+# mean, p90, centre mean and area all follow the disc's radius), so coordinate descent at the small end of the
+# alpha path stops at max_iter with ~300 ConvergenceWarnings. A real fold (thousands of slices) converges:
+# `lidcbench run lasso --folds 0` and `... elastic-net --folds 0` meet none (docs/methods.md).
+_TINY_DATA_WARNINGS = {"lasso": "ignore::sklearn.exceptions.ConvergenceWarning",
+                       "elastic-net": "ignore::sklearn.exceptions.ConvergenceWarning"}
+CASES = [pytest.param(name, check, id=f"{name}-{check.__name__}",
+                      marks=[pytest.mark.filterwarnings(_TINY_DATA_WARNINGS[name])] if name in _TINY_DATA_WARNINGS
+                      else [])
+         for name, params in CHECK_PARAMS.items()
          for check in method_checks(Registry(discover_plugins=False).get(name), params)]
 
 
-@pytest.mark.parametrize("name, check", CASES, ids=[f"{name}-{check.__name__}" for name, check in CASES])
+@pytest.mark.parametrize("name, check", CASES)
 def test_builtin_method_conforms(name, check):
     check()

@@ -132,7 +132,7 @@ def test_guarded_predictions_equal_in_process_ones_and_params_come_back(split, c
     monkeypatch.setenv(ISOLATION_ENV, "off")
     plain = fit_predict(TinyMethod, {"C": 0.5}, train, test, ())
     pd.testing.assert_frame_equal(guarded.predictions, plain.predictions)
-    assert guarded.params == {"C": 0.5, "alpha": 1.0, "seed": 0} and guarded.weights == NO_WEIGHTS
+    assert guarded.params == {"C": 0.5, "alpha": 1.0, "seed": 0, "warning": None} and guarded.weights == NO_WEIGHTS
     assert guarded.seconds > 0
 
 

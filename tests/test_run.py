@@ -211,3 +211,14 @@ def test_a_record_names_the_test_nodules_left_out_for_missing_scans(env, monkeyp
     assert record.metrics["left_out_missing_scans"] == gone[:3]  # the test fold's only
     scored = set(record.nodule_frame()["nodule_id"])
     assert scored == set(test["nodule_id"]) - set(gone) and not np.isin(gone, list(scored)).any()
+
+
+def test_a_piped_run_shows_a_methods_warning_as_one_line(env, capfd, monkeypatch):
+    """The warning is given in the guarded child; the runner's one-line format goes with it there."""
+    monkeypatch.setenv("LIDCBENCH_ISOLATION", "on")
+    warning = "tiny was asked to warn"
+    assert main(["run", "tiny", "--folds", "0", "--set", f"warning={warning}", "--out", str(env / "results"),
+                 *SMALL]) == 0
+    err = capfd.readouterr().err
+    assert f"lidcbench: warning: {warning}\n" in err, err
+    assert "UserWarning" not in err and "tiny.py" not in err and "warnings.warn" not in err, err

@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = [*argv] if argv is not None else sys.argv[1:]  # for messages that repeat the command
+    from lidcbench.running.warning_line import one_line_warnings
+
     try:
-        return int(args.handler(args) or 0)
+        with one_line_warnings():  # "lidcbench: warning: ...", not a path into lidcbench and its source line
+            return int(args.handler(args) or 0)
     except LidcbenchError as error:
         if args.debug:
             traceback.print_exception(error)

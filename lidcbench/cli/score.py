@@ -52,14 +52,16 @@ def run(args: argparse.Namespace) -> int:
     score = score_folds(predictions, cohort, folds, fold_ids)
     readers = compare_with_readers(cohort.table, [score.nodules], protocol.aggregate)
     calibrated = calibration(score.nodules["label"], score.nodules["malignancy"])
+    versus = _versus_size(score, cohort, folds, fold_ids)
     if args.json:
         print(json.dumps({"method": method, "protocol_hash": protocol.hash, "folds": score.folds,
-                          "summary": score.summary, "readers": asdict(readers), "calibration": calibrated},
-                         indent=1))
+                          "summary": score.summary, "versus_diameter": versus, "readers": asdict(readers),
+                          "calibration": calibrated}, indent=1))
     else:
         console = make_console()
         console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
         print_score(score, console, title=method)
+        console.print(_versus_line(versus), highlight=False)
         print_readers(readers, calibrated, console, title=method)
     if gallery_source is not None:
         from lidcbench.patches.cache import load_patches
@@ -85,6 +87,32 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"wrote {path}")
     return 0
+
+
+def _versus_size(score, cohort, folds, fold_ids) -> dict:
+    """ΔAUC against the size baseline (DeLong, paired on the same nodules), the baseline computed for
+    these folds (lidcbench.running.size_baseline): the comparison every leaderboard row gets."""
+    from lidcbench.errors import PredictionsError
+    from lidcbench.running.size_baseline import COMPUTED_NOTE, SIZE_METHOD, size_baseline
+    from lidcbench.scoring.score import compare
+
+    baseline = size_baseline(cohort, folds, fold_ids)
+    columns = ["nodule_id", "label", "malignancy"]
+    said = {"method": SIZE_METHOD, "baseline": COMPUTED_NOTE.replace("this page", "these folds"),
+            "baseline_auc": baseline.summary["pooled"]["auc"]}
+    try:
+        return {**said, **compare(score.nodules[columns], baseline.nodules[columns])}
+    except PredictionsError as error:  # e.g. folds with one class only: no AUC to compare
+        return {**said, "difference": None, "p_value": None, "not_compared": str(error)}
+
+
+def _versus_line(versus: dict) -> str:
+    if versus["difference"] is None:
+        return f"ΔAUC vs {versus['method']}: not computed ({versus.get('not_compared') or 'no AUC'})"
+    interval = " [{:+.3f}, {:+.3f}]".format(*versus["ci"]) if versus.get("ci") else ""
+    p = "not estimable (zero variance)" if versus.get("p_value") is None else f"{versus['p_value']:.2g}"
+    return (f"ΔAUC vs {versus['method']}: {versus['difference']:+.3f}{interval}, DeLong p = {p} "
+            f"({versus['method']} AUC {versus['baseline_auc']:.3f} on the same nodules; {versus['baseline']})")
 
 
 def _gallery_source(args: argparse.Namespace):

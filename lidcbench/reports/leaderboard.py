@@ -24,6 +24,7 @@ from lidcbench.protocol.attributes import ATTRIBUTES
 from lidcbench.results.coverage import records_coverage, scored_text
 from lidcbench.results.records import RunRecord
 from lidcbench.results.skips import SkippedFold
+from lidcbench.running.size_baseline import SIZE_METHOD
 from lidcbench.scoring.overseeds import summarize_over_seeds
 from lidcbench.scoring.readers.comparison import compare_board
 from lidcbench.scoring.score import YARDSTICKS, compare, summarize, summarize_attributes
@@ -31,7 +32,7 @@ from lidcbench.scoring.score import YARDSTICKS, compare, summarize, summarize_at
 DEFAULT_OUT = Path("leaderboards")
 # Size alone separates this cohort well, so every method is also compared with the
 # diameter-only baseline: the difference is what the method adds beyond size.
-REFERENCE_METHOD = "diameter"
+REFERENCE_METHOD = SIZE_METHOD  # "diameter"
 # Row names that say what a baseline's input is where the method's name alone would not.
 ROW_NAMES = {"diameter": "diameter: the readers' mean diameter (annotation-derived)"}
 
@@ -55,10 +56,11 @@ class Entry:
     versus_reference: dict[str, Any] | None = None
     skipped: tuple[SkippedFold, ...] = ()  # its folds marked as not scored (no test nodule had pixels)
     code_today: str | None = None  # today's code digest of the method (None: not installed here)
+    computed: bool = False  # the size baseline computed for the page (lidcbench.running.size_baseline), no record
 
     @property
     def label(self) -> str:
-        return row_label(self.method, self.profile)
+        return row_label(self.method, self.profile) + (" (computed)" if self.computed else "")
 
     @property
     def folds(self) -> list[int]:
@@ -118,6 +120,31 @@ def _entry(records: list[RunRecord]) -> Entry:
                  code_today=registered_code_digest(first.method))
 
 
+def _computed_reference(entries: list[Entry], first: RunRecord) -> Entry | None:
+    """The size baseline on the folds the board's rows cover, computed now where no record holds it; None
+    where the records' folds file is not the one installed (its folds cannot be rebuilt here)."""
+    from lidcbench.protocol.cohort import load_cohort
+    from lidcbench.protocol.folds import load_folds
+    from lidcbench.protocol.rules import Protocol
+    from lidcbench.results.records import new_record
+    from lidcbench.running.size_baseline import size_baseline
+
+    folds = load_folds()
+    if first.folds_version != folds.version or not entries:
+        return None
+    protocol = Protocol.from_options(**first.protocol)
+    fold_ids = sorted({fold for entry in entries for fold in entry.folds})
+    score = size_baseline(load_cohort(protocol), folds, fold_ids)
+    params = default_registry().get(REFERENCE_METHOD)().get_params()
+    records = [new_record(method=REFERENCE_METHOD, fold=fold, seed=0, profile="default", method_params=params,
+                          source=first.source, source_settings=first.source_settings, protocol=protocol,
+                          folds_version=folds.version, nodules=score.fold_nodules(fold), metrics=score.folds[fold],
+                          device="cpu", wall_time_s=None, method_code=registered_code_digest(REFERENCE_METHOD),
+                          selected_params={}, isolation="off")
+               for fold in fold_ids]
+    return replace(_entry(records), computed=True)
+
+
 def _versus_reference(entry: Entry, reference: Entry) -> dict[str, Any] | None:
     """Paired AUC difference (DeLong) with the reference method on the nodules both scored."""
     shared = sorted(set(entry.nodules["nodule_id"]) & set(reference.nodules["nodule_id"]))
@@ -170,10 +197,12 @@ def _one_seed_for_seed_free(groups: dict) -> tuple[dict, tuple]:
 
 
 def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = (),
-                       min_coverage: float | None = None) -> list[Leaderboard]:
+                       min_coverage: float | None = None, compute_size_baseline: bool = True) -> list[Leaderboard]:
     """Group records by board, then by (method, profile, seed), ranked by pooled AUC; compare each
     entry with the reference method. ``skipped``: folds marked as not scored, listed on their board;
-    ``min_coverage``: hide rows that score a smaller fraction of their folds' nodules."""
+    ``min_coverage``: hide rows that score a smaller fraction of their folds' nodules;
+    ``compute_size_baseline``: a board without reference records gets the size baseline computed for
+    its folds (a row marked computed), so that no page loses its comparison with size."""
     variants = sorted({r.variant["name"] for r in records if r.variant is not None})
     if variants:  # the leaderboard is the protocol's; variants are measured on their own page
         raise RecordError(f"records of evaluation variant(s) {', '.join(variants)} cannot go on a leaderboard; "
@@ -191,6 +220,10 @@ def build_leaderboards(records: list[RunRecord], skipped: list[SkippedFold] = ()
                        if min_coverage is not None and e.coverage[0] < min_coverage * e.coverage[1])
         entries = [e for e in entries if min_coverage is None or e.coverage[0] >= min_coverage * e.coverage[1]]
         references = [e for e in entries if e.method == REFERENCE_METHOD]
+        if not references and compute_size_baseline:
+            computed = _computed_reference(entries, by_setting[setting][sorted(by_setting[setting])[0]][0])
+            entries = sorted([*entries, computed], key=_rank) if computed else entries
+            references = [computed] if computed else []
         compared = []
         for entry in entries:
             reference = next((r for r in references if r.seed == entry.seed), references[0] if references else None)

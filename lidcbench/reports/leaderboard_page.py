@@ -7,6 +7,7 @@ from pathlib import Path
 from lidcbench.protocol.attributes import ATTRIBUTES
 from lidcbench.protocol.rules import Protocol
 from lidcbench.results.coverage import scored_text
+from lidcbench.running.size_baseline import COMPUTED_NOTE
 from lidcbench.scoring.metrics import CONFIDENCE, N_RESAMPLES, THRESHOLD
 from lidcbench.scoring.score import SIZE_SPLIT_MM, STRATA, STRATUM_LABELS
 
@@ -93,8 +94,18 @@ def _heading(board: Leaderboard) -> list[str]:
         "after its name unless `default`; each row's exact parameters are under \"How these were made\".",
         f"- Records: `{board.setting}-<profile>/` in the results folder.",
         f"- **What the source carries**: {SOURCE_CARRIES.get(first.source, 'pixels from the source named above')}.",
-        f"- **Against size**: {_significance(board)}", "",
+        f"- **Against size**: {_significance(board)}",
+        *_computed_note(board), "",
     ]
+
+
+def _computed_note(board: Leaderboard) -> list[str]:
+    computed = [e for e in board.entries if e.computed]
+    if not computed:
+        return []
+    return [f"- **{computed[0].label}**: {COMPUTED_NOTE}. No `{REFERENCE_METHOD}` record shares this page, so "
+            f"the registered `{REFERENCE_METHOD}` method was fitted and run for it in this process on folds "
+            f"{_folds(computed[0].folds)} (it reads the readers' mean diameter only and is deterministic)."]
 
 
 def _significance(board: Leaderboard) -> str:
@@ -316,6 +327,11 @@ def _provenance(board: Leaderboard) -> list[str]:
                "Wall time (s)", "Chosen while fitting, by fold"]
     rows = []
     for entry in board.entries:
+        if entry.computed:  # made while writing the page: no commit, time or device to report beyond that
+            params = json.dumps(entry.records[0].method_params, sort_keys=True)
+            rows.append([entry.label, str(entry.seed), f"`{params}`", _code(entry), "-", "-", COMPUTED_NOTE,
+                         "off (in-process)", "-", "none"])
+            continue
         provenances = [r.provenance for r in entry.records]
         commits = sorted({f"{p.git_commit[:10]}{'+dirty' if p.git_dirty else ''}"
                           for p in provenances if p.git_commit}) or ["-"]

@@ -14,6 +14,7 @@ from lidcbench.results.skips import read_skips
 from .choices import FIGURE as CHOICES_FIGURE
 from .choices import PAGE as CHOICES_PAGE
 from .choices import build_choices, choices_markdown, write_choices_figure
+from .external import external_records
 from .leaderboard import DEFAULT_OUT, build_leaderboards
 from .leaderboard_page import index_markdown, page_markdown, write_roc_figure
 from .readers_page import write_galleries, write_reliability_figure
@@ -35,12 +36,15 @@ def _stale(out_dir: Path, keep: set[Path]) -> list[Path]:
 
 
 def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = DEFAULT_OUT,
-               min_coverage: float | None = None, on_step=None) -> list[Path]:
+               min_coverage: float | None = None, on_step=None,
+               external: dict[str, Path] | None = None) -> list[Path]:
     """Write one page, its ROC and reliability figures and galleries per setting, plus an index; returns
     the paths written.
 
     Pages from an earlier run whose records are gone are removed, so no
     leaderboard outlives its evidence. ``on_step(text)``, when given, hears of each long step first.
+    ``external``: method name -> predictions CSV, each scored and added as a row to every page
+    (:mod:`lidcbench.reports.external`).
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     if min_coverage is not None and not 0.0 <= min_coverage <= 1.0:
@@ -51,6 +55,11 @@ def regenerate(results_dir: str | Path = DEFAULT_RESULTS, out_dir: str | Path = 
                           "`lidcbench score PREDICTIONS.csv --out DIR`, or point --results at them.")
     # Evaluation variants never reach a leaderboard (build_leaderboards refuses them): they have their own page.
     all_records, records = records, [r for r in records if r.variant is None]
+    firsts = {r.board: r for r in reversed(records)}  # one record of each page
+    for name, path in (external or {}).items():
+        if on_step:
+            on_step(f"scoring {path} as {name} on {len(firsts)} page(s)")
+        records += [record for board in sorted(firsts) for record in external_records(name, path, firsts[board])]
     if on_step:
         on_step(f"scoring {len(records)} records: bootstrap intervals, DeLong tests, readers")
     boards = build_leaderboards(records, read_skips(results_dir), min_coverage) if records else []

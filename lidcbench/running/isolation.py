@@ -45,7 +45,7 @@ from typing import Any
 
 from lidcbench.errors import IsolationError, LeakageError, PluginError
 
-from . import tripwire
+from . import tripwire, warning_line
 from .channel import EXCEPTION_MODULES, is_portable_exception, safe_loads
 from .progress_channel import forwarding, report_through
 
@@ -309,7 +309,7 @@ def _run_in_child(payload: tuple[bytes, list], refused: tuple[str, ...],
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     settings = {**settings, "environ": dict(os.environ), "cwd": os.getcwd(), "path": list(sys.path),
-                "torch": _torch_numerics(), "runner": os.getpid()}
+                "torch": _torch_numerics(), "runner": os.getpid(), "one_line_warnings": warning_line.installed()}
     # Not a daemon, so that a method may start DataLoader workers of its own.
     child = context.Process(target=_child_main, args=(payload, refused, settings, sender))
     with _main_module_hidden():
@@ -349,6 +349,8 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
     report_through(settings["progress"])  # the runner shows the child's epochs
+    if settings["one_line_warnings"]:  # the method's warnings read as the runner's do
+        warning_line.install()
     attempts: list[str] = []
     try:
         isolation = _raise_wall(settings)

@@ -4,6 +4,8 @@ Not a baseline: two patch statistics per slice into linear models.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -25,12 +27,15 @@ class TinyMethod(Method):
 
     param_checks = {"C": positive(), "alpha": at_least(0), "seed": at_least(0)}
 
-    def __init__(self, C: float = 1.0, alpha: float = 1.0, seed: int = 0):
+    def __init__(self, C: float = 1.0, alpha: float = 1.0, seed: int = 0, warning: str | None = None):
         self.C = C
         self.alpha = alpha
         self.seed = seed
+        self.warning = warning  # a UserWarning to give while fitting (tests of how a run shows warnings)
 
     def fit(self, train: FoldData) -> TinyMethod:
+        if self.warning:
+            warnings.warn(self.warning, stacklevel=2)
         features, targets = _patch_statistics(train), train.targets()
         self.classifier_ = LogisticRegression(C=self.C, random_state=self.seed).fit(features, targets["label"])
         self.regressor_ = Ridge(alpha=self.alpha).fit(features, targets[[f"target_{n}" for n in ATTRIBUTE_NAMES]])

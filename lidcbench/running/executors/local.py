@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from lidcbench.errors import ExecutorError, LidcbenchError
 
+from .. import warning_line
 from . import worker
 from .grid import GridJob
 from .view import JobView
@@ -100,7 +101,7 @@ class Workers:
         self.events, counter = context.Queue(), context.Value("i", 0)
         self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=worker.initialise,
                                         initargs=(counter, gpus, threads_per_worker(workers), self.events,
-                                                  protocols))
+                                                  protocols, warning_line.installed()))
         for _ in range(workers):  # the pool starts a process per task while none is idle
             self.pool.submit(worker.limits)
 

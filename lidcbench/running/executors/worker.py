@@ -22,10 +22,16 @@ def limit_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
-def initialise(counter, gpus: list[str], threads: int, events, protocols: list[dict] = ()) -> None:
+def initialise(counter, gpus: list[str], threads: int, events, protocols: list[dict] = (),
+               one_line_warnings: bool = False) -> None:
     """Worker start: take the next slot, its GPU (round robin) and its share of the cores; then load
-    what every job needs (imports, the cohort of each protocol) while the runner prepares the data."""
+    what every job needs (imports, the cohort of each protocol) while the runner prepares the data.
+    ``one_line_warnings``: the runner shows warnings as one line (lidcbench.running.warning_line)."""
     global _events, _where
+    if one_line_warnings:
+        from ..warning_line import install
+
+        install()
     with counter.get_lock():
         slot = counter.value
         counter.value += 1

@@ -1,0 +1,66 @@
+"""Warnings as one line each on the command line: ``lidcbench: warning: MESSAGE``.
+
+Python's default shows the file and line that warned and that line's source: for a user of the
+``lidcbench`` command, a path into lidcbench's or a library's code that says nothing they can act on.
+The CLI's entry point formats warnings with :func:`one_line_warnings` while a command runs; the runner
+hands the same format on to the processes that run a fold (local workers, the guarded child), whose
+warnings reach the same terminal. A library user's process is left with Python's own format, which
+points at their call (``stacklevel``).
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePath
+
+PREFIX = "lidcbench: warning"
+_OWN = ("lidcbench", "methods", "baselines")  # lidcbench's own code: no origin to name
+
+
+def _package(filename: str) -> str:
+    """The installed package a file belongs to ('' for lidcbench's own code and files outside one)."""
+    parts = PurePath(filename).parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts[:-1]:
+            package = parts[parts.index(marker) + 1].removesuffix(".py")
+            return "" if package in _OWN else package
+    return ""
+
+
+def one_line(message, category: type[Warning], filename: str, lineno: int, line: str | None = None) -> str:
+    """The warning as one line: lidcbench's own plain; another's with its kind and package."""
+    text = " ".join(str(message).split())
+    package = _package(filename)
+    origin = ", ".join(part for part in ("" if category is UserWarning else category.__name__,
+                                         f"from {package}" if package else "") if part)
+    return f"{PREFIX}: {text}{f' ({origin})' if origin else ''}\n"
+
+
+def show(message, category, filename, lineno, file=None, line=None) -> None:
+    """A :func:`warnings.showwarning` that writes :func:`one_line`."""
+    stream = sys.stderr if file is None else file
+    try:
+        stream.write(one_line(message, category, filename, lineno, line))
+    except (OSError, AttributeError):  # no stderr (a closed pipe, pythonw): the warning is lost, as Python does
+        pass
+
+
+def installed() -> bool:
+    return warnings.showwarning is show
+
+
+def install() -> None:
+    """For a process started to run folds for a runner that shows warnings as one line."""
+    warnings.showwarning = show
+
+
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    previous = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
