@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     variants.add_argument("--labels", default="mean",
                           choices=("mean", "median", "readers-2", "readers-3", "any-reader-4", "nodulemnist3d"),
                           help="the label rule (default: mean, the protocol's)")
+    variants.add_argument("--selection", default="fixed", choices=("fixed", "best-epoch-on-test"),
+                          help="model selection for methods that train by epochs: fixed (the method's schedule, "
+                               "default) or best-epoch-on-test (the runner scores the test fold after every epoch "
+                               "and keeps the best: leaky, to measure what papers that do it gain)")
     executor = parser.add_argument_group("where the jobs run")
     executor.add_argument("--executor", choices=("local", "slurm"), default="local",
                           help="local (this machine, default) or slurm (a job array through submitit)")
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from .console import make_console
 
     methods, seeds, gpus = parse_methods(args.method), parse_seeds(args.seeds), parse_gpus(args.gpus)
-    variant = Variant(split=args.split, labels=args.labels)
+    variant = Variant(split=args.split, labels=args.labels, selection=args.selection)
     protocol = variant.protocol(protocol_from_args(args))
     variant.check_protocol(protocol)
     source_options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                        source=args.source, source_options=source_options, allow_missing=args.allow_missing,
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
                        checkpoint_every=args.checkpoint_every, min_coverage=args.min_coverage,
-                       variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels},
+                       variant=variant.choices(),
                        require_wall=args.require_wall)
     if args.require_wall:
         from lidcbench.running.isolation import require_wall

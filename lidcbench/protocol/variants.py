@@ -16,6 +16,11 @@ choice does to the numbers can be measured on the same methods and nodules:
   malignant, 3 left out; MedMNIST does not say how readers combine into one
   level, so here a nodule's level is its readers' median and a median between
   two levels is left out). Label variants keep the patient-grouped folds.
+- model selection (``--selection``): ``fixed`` (the method's schedule, the
+  default) and ``best-epoch-on-test`` (for methods that train by epochs: the
+  method predicts the test fold after every epoch, without labels, and the
+  runner keeps the epoch whose test AUC is highest, as some published code
+  does). The patient folds, any protocol.
 
 One variant at a time: a split variant uses the default label rule, a label
 variant the patient folds. A variant's hash names its split file's bytes and
@@ -37,6 +42,7 @@ from .folds import FOLDS_SEED, FOLDS_VERSION, N_FOLDS, Folds, folds_path, load_f
 from .rules import DEFAULT, Protocol
 
 SPLITS = ("patient", "scan", "nodule")
+SELECTIONS = ("fixed", "best-epoch-on-test")
 # Label rule name -> the protocol options that make it.
 LABELS: dict[str, dict[str, Any]] = {
     "mean": {},
@@ -66,25 +72,43 @@ class Variant:
 
     split: str = "patient"
     labels: str = "mean"
+    selection: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ProtocolError(f"split unit {self.split!r} is not one of {', '.join(SPLITS)}.")
         if self.labels not in LABELS:
             raise ProtocolError(f"label rule {self.labels!r} is not one of {', '.join(LABELS)}.")
-        if self.split != "patient" and self.labels != "mean":
-            raise ProtocolError("one variant at a time: a split variant keeps the mean label rule "
-                                f"(got --split {self.split} --labels {self.labels}).")
+        if self.selection not in SELECTIONS:
+            raise ProtocolError(f"model selection {self.selection!r} is not one of {', '.join(SELECTIONS)}.")
+        changed = self.choices()
+        if len(changed) > 1:
+            raise ProtocolError("one variant at a time (got " + " ".join(f"--{k} {v}" for k, v in changed.items())
+                                + ").")
+
+    def choices(self) -> dict[str, str]:
+        """The fields that differ from the protocol's ({} for the protocol): a fold job's ``variant``."""
+        return {name: value for name, value, default in (("split", self.split, "patient"),
+                                                         ("labels", self.labels, "mean"),
+                                                         ("selection", self.selection, "fixed"))
+                if value != default}
 
     @property
     def is_default(self) -> bool:
         return self == Variant()
 
     @property
+    def selects_on_test(self) -> bool:
+        """Whether the runner scores every epoch on the test fold and keeps the best."""
+        return self.selection == "best-epoch-on-test"
+
+    @property
     def name(self) -> str:
-        """``split-nodule``, ``labels-median``; ``protocol`` for the default."""
+        """``split-nodule``, ``labels-median``, ``selection-best-epoch-on-test``; ``protocol`` for the default."""
         if self.split != "patient":
             return f"split-{self.split}"
+        if self.selection != "fixed":
+            return f"selection-{self.selection}"
         return f"labels-{self.labels}" if self.labels != "mean" else "protocol"
 
     @property
@@ -122,12 +146,14 @@ class Variant:
         """What a record keeps (None for the default, whose records stay as they were)."""
         if self.is_default:
             return None
-        return {"name": self.name, "split": self.split, "labels": self.labels, "unit": self.unit,
+        selection = {"selection": self.selection} if self.selection != "fixed" else {}  # older records lack it
+        return {"name": self.name, "split": self.split, "labels": self.labels, **selection, "unit": self.unit,
                 "hash": self.hash, "folds_file": split_path(self.split).name}
 
     @classmethod
     def from_record(cls, document: dict[str, Any] | None) -> Variant:
-        return cls() if not document else cls(document["split"], document["labels"])
+        return cls() if not document else cls(document["split"], document["labels"],
+                                              document.get("selection", "fixed"))
 
 
 def make_split_folds(cohort: Cohort, split: str, seed: int = FOLDS_SEED) -> Folds:

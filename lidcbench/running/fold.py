@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lidcbench.errors import LidcbenchError, PluginError
+from lidcbench.errors import LidcbenchError, PluginError, ProtocolError
 from lidcbench.plugins.codedigest import method_code_digest
 from lidcbench.plugins.method import FoldData, Method
 from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
@@ -84,6 +84,9 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     if not (isinstance(method_class, type) and issubclass(method_class, Method)):
         raise PluginError(f"method {job.method!r} is not a lidcbench.method.Method subclass.")
     method_code_digest(method_class)  # digested now, as loaded: a file edited during a long run does not count
+    if Variant(**job.variant).selects_on_test and "epochs" not in method_class.param_names():
+        raise ProtocolError(f"--selection best-epoch-on-test picks an epoch, and method {job.method!r} does not "
+                            "train by epochs (it has no epochs parameter); use it with a method that does.")
     # A method without a device parameter runs on the CPU: "auto" then needs no torch import (seconds).
     takes_device = "device" in method_class.param_names()
     device = resolve_device_name(job.device) if takes_device or job.device != "auto" else "cpu"
@@ -130,7 +133,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from lidcbench.results.records import new_record, write_record
     from lidcbench.results.skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
     from lidcbench.scoring.score import nodule_predictions, score_fold
-    from lidcbench.training import checkpoints
+    from lidcbench.training import checkpoints, snapshots
 
     from .isolation import NO_WEIGHTS, fit_predict, label_sources, require_wall, start_early
 
@@ -166,13 +169,25 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     # guarded child learns where through the environment (lidcbench.training.checkpoints).
     checkpointing = checkpoints.Checkpointing(checkpoints.checkpoint_path(record_location(resolved)),
                                               job.checkpoint_every, identity=repr(sorted(resolved.params.items())))
+    own = str(checkpoints.prepare_folder(checkpointing))
+    # best-epoch-on-test: each epoch's weights in the job's own folder, so a resumed job keeps them.
+    epochs_folder = str(Path(own) / "epochs") if variant.selects_on_test else None
     # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
     with checkpoints.saving_to(checkpointing), _parameter_errors(resolved):
         fitted = fit_predict(resolved.method_class, resolved.params, train, test,
                              label_sources(cohort.db_path, [job.out_dir]), name=job.method,
-                             own=[str(checkpoints.prepare_folder(checkpointing))], wall_required=job.require_wall)
+                             own=[own], wall_required=job.require_wall, epochs_folder=epochs_folder)
     predictions = validate_predictions(fitted.predictions, cohort)
+    selection = None
+    if variant.selects_on_test:  # the runner, which holds the labels, chooses; the method only predicted
+        from lidcbench.scoring.selection import best_epoch_on_test
+
+        selection = best_epoch_on_test([validate_predictions(p, cohort) for p in fitted.by_epoch or ()],
+                                       test_table, diameter=protocol.diameter)
+        predictions = selection.predictions
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
+    if selection is not None:
+        metrics = {**metrics, "selection": selection.to_record()}
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
     if patches.missing:  # with allow_missing: the record names the test nodules left out
         left_out = set(patches.missing) & fold_ids
@@ -189,6 +204,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
+    snapshots.discard(epochs_folder)
     checkpoints.discard(checkpointing)
     return record, path
 

@@ -76,6 +76,8 @@ class Fitted:
     seconds: float
     selected: dict[str, Any] = field(default_factory=dict)  # what the method chose while fitting (selected_params_)
     isolation: str = "off"  # what kept the labels out of reach: "wall", "tripwire" or "off" (see ISOLATION_KINDS)
+    # With an epochs folder (best-epoch-on-test): the test predictions after each epoch, epoch 1 first.
+    by_epoch: tuple[Any, ...] | None = None
 
 
 def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
@@ -132,20 +134,24 @@ def require_wall() -> None:
 
 
 def fit_predict(method_class: type, params: dict[str, Any], train, test, refused: Iterable[str],
-                name: str | None = None, own: Iterable[str] = (), wall_required: bool = False) -> Fitted:
+                name: str | None = None, own: Iterable[str] = (), wall_required: bool = False,
+                epochs_folder: str | None = None) -> Fitted:
     """Build the method from ``params``, fit it on ``train``, predict ``test``: in a guarded
     child process (see the module's notes), or in this process where isolation is off.
     ``own``: folders the method may write besides its private temporary folder (its checkpoint's);
-    ``wall_required``: fail rather than run behind the tripwire alone."""
+    ``wall_required``: fail rather than run behind the tripwire alone; ``epochs_folder`` (inside one
+    of ``own``): keep each epoch's weights there and predict ``test`` after each epoch too
+    (:mod:`lidcbench.training.snapshots`; the runner, not the method, scores them)."""
     name = name or method_class.__name__
     if wall_required:
         require_wall()
     if not isolation_enabled():
-        return _fit_predict(method_class, params, train, test, name)
+        return _fit_predict(method_class, params, train, test, name, epochs_folder=epochs_folder)
     with _shared_payload((method_class, params, train, test, name)) as payload, _private_folder() as temporary, \
             forwarding() as progress_end:
         wall = _wall_for(method_class, refused, [temporary, *own])
-        settings = {"temporary": temporary, "wall": wall, "wall_required": wall_required, "progress": progress_end}
+        settings = {"temporary": temporary, "wall": wall, "wall_required": wall_required, "progress": progress_end,
+                    "epochs_folder": epochs_folder}
         outcome, attempts = _run_in_child(payload, tuple(refused), settings)
     if attempts:
         raise LeakageError(f"method {name!r} tried to open what holds labels while fitting or predicting: "
@@ -155,15 +161,20 @@ def fit_predict(method_class: type, params: dict[str, Any], train, test, refused
     return outcome
 
 
-def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str, isolation: str = "off") -> Fitted:
+def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str, isolation: str = "off",
+                 epochs_folder: str | None = None) -> Fitted:
+    from lidcbench.training import snapshots
+
     started = time.perf_counter()
     method = method_class(**params)
-    if method.fit(train) is not method:
-        raise PluginError(f"method {name!r}: fit must return the method itself.")
+    with snapshots.recording(epochs_folder) as recording:
+        if method.fit(train) is not method:
+            raise PluginError(f"method {name!r}: fit must return the method itself.")
     predictions = method.predict(test)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started  # fit and predict as the protocol runs them: no replay
+    by_epoch = tuple(snapshots.replay(recording, lambda: method.predict(test))) if recording else None
     return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds,
-                  selected=getattr(method, "selected_params_", {}), isolation=isolation)
+                  selected=getattr(method, "selected_params_", {}), isolation=isolation, by_epoch=by_epoch)
 
 
 @contextmanager
@@ -340,7 +351,7 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
         isolation = _raise_wall(settings)
         attempts = _install_guard(refused)
         method_class, params, train, test, name = _load_payload(payload)  # imports the method behind both
-        outcome: Any = _fit_predict(method_class, params, train, test, name, isolation)
+        outcome: Any = _fit_predict(method_class, params, train, test, name, isolation, settings["epochs_folder"])
     except Exception as error:  # handed to the runner, which raises it
         outcome = _portable(error)
     try:

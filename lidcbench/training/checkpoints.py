@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import snapshots
+
 FORMAT = 2  # 2: NumPy's generator state as plain values, loaded with weights_only
 CHECKPOINTS = "checkpoints"  # the folder under the cache root
 ENVIRONMENT = "LIDCBENCH_CHECKPOINT"  # how a method's child process learns its job's checkpointing
@@ -122,6 +124,7 @@ def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
     for epoch in range(start, total):
         yield epoch  # the caller trains one epoch; we continue here when it asks for the next
         done = epoch + 1
+        snapshots.after_epoch(done, state)  # best-epoch-on-test; before the checkpoint, so a resume has it
         if target is not None and done % target.every == 0 and done < total:
             _save(target, state, done)
             if target.on_saved is not None:
