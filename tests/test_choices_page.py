@@ -71,3 +71,17 @@ def test_regenerate_writes_the_page_links_it_and_keeps_variants_off_the_leaderbo
     first = {p.name: p.read_bytes() for p in written}
     regenerate(tmp_path / "results", tmp_path / "out")
     assert {p.name: p.read_bytes() for p in written} == first
+
+
+def test_a_selection_variant_is_paired_and_lists_the_epochs_it_kept():
+    honest = _honest()
+    chosen = [replace(r, metrics={**r.metrics, "selection": {"rule": "best-epoch-on-test", "epoch": 1 + r.fold % 3,
+                                                             "epochs": 5, "test_auc_by_epoch": [0.5] * 5}})
+              for r in _as_variant(honest, Variant(selection="best-epoch-on-test"))]
+    page = build_choices(honest + chosen)
+    row = page.rows[1]
+    assert row.variant == "selection-best-epoch-on-test" and row.paired and row.kept_together == "patient"
+    assert row.chosen_epochs == tuple((fold, 1 + fold % 3, 5) for fold in range(5))
+    text = choices_markdown(page, GENERATED_MARK)
+    assert "the epoch with the best test AUC" in text
+    assert "- diameter: fold 0 epoch 1 of 5, fold 1 epoch 2 of 5, fold 2 epoch 3 of 5" in text

@@ -42,6 +42,7 @@ WHAT = {
     "labels-readers-3": "label as the protocol, nodules marked by at least 3 readers",
     "labels-any-reader-4": "label: malignant when any reader rates 4 or 5, benign otherwise",
     "labels-nodulemnist3d": "label: NoduleMNIST3D's rule, median level 1-2 benign, 4-5 malignant, 3 left out",
+    "selection-best-epoch-on-test": "model: per fold, the epoch with the best test AUC (chosen by the runner)",
 }
 
 
@@ -59,6 +60,7 @@ class Row:
     pooled: dict[str, Any]
     versus: dict[str, Any] | None = None  # difference from the protocol's row
     paired: bool | None = None
+    chosen_epochs: tuple[tuple[int, int, int], ...] = ()  # best-epoch-on-test: (fold, epoch kept, epochs)
 
     @property
     def auc(self) -> float | None:
@@ -81,8 +83,10 @@ def _row(records: list[RunRecord]) -> Row:
     first = records[0]
     variant = Variant.from_record(first.variant)
     nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
+    chosen = tuple((r.fold, r.metrics["selection"]["epoch"], r.metrics["selection"]["epochs"])
+                   for r in sorted(records, key=lambda r: r.fold) if "selection" in r.metrics)
     return Row(first.method, first.profile, first.seed, variant.name, variant.unit,
-               tuple(sorted(r.fold for r in records)), nodules, pooled_classification(nodules))
+               tuple(sorted(r.fold for r in records)), nodules, pooled_classification(nodules), chosen_epochs=chosen)
 
 
 def _versus(row: Row, honest: Row) -> tuple[dict[str, Any] | None, bool]:
@@ -194,6 +198,8 @@ def choices_markdown(page: ChoicesPage, mark: str) -> str:
     table = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
              *("| " + " | ".join(row) + " |" for row in rows)]
     sources = [f"- `labels-{name}`: {text}." for name, text in LABEL_SOURCES.items()]
+    epochs = [f"- {_label(r)}: " + ", ".join(f"fold {fold} epoch {epoch} of {total}" for fold, epoch, total
+                                            in r.chosen_epochs) + "." for r in page.rows if r.chosen_epochs]
     honest = page.honest_paper_method
     lines = [
         mark, "# What evaluation choices do to the AUC", "",
@@ -214,6 +220,8 @@ def choices_markdown(page: ChoicesPage, mark: str) -> str:
         "scores one prediction per nodule.", "",
         *table, "",
         *(["Where the label rules come from:", "", *sources, ""] if sources else []),
+        *(["Epochs kept by `selection-best-epoch-on-test` (each fold's every epoch's test AUC is in its record, "
+           "`metrics.selection`):", "", *epochs, ""] if epochs else []),
         f"![Each variant's pooled AUC on one axis]({FIGURE})", "",
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
