@@ -7,8 +7,10 @@ choice does to the numbers can be measured on the same methods and nodules:
 - split units (``--split``): ``patient`` (the protocol's folds, the default),
   ``scan`` (folds grouped by CT scan: a patient's second scan may sit in
   another fold) and ``nodule`` (nodules stratified at random: a patient's
-  nodules on both sides). Each has its own frozen folds file in ``data/``,
-  made once by ``python -m lidcbench.protocol.freeze --variants``.
+  nodules on both sides) and ``slice`` (each nodule's slices at random over
+  the folds, :mod:`.slicefolds`; scored per slice and per nodule). Each has its
+  own frozen folds file in ``data/``, made once by
+  ``python -m lidcbench.protocol.freeze --variants``.
 - label rules (``--labels``): ``mean`` (the default), ``median``, ``readers-2``
   and ``readers-3`` (nodules marked by at least 2 or 3 readers),
   ``any-reader-4`` (malignant when any reader rates 4 or 5) and
@@ -40,8 +42,9 @@ from lidcbench.errors import ProtocolError
 from .cohort import Cohort
 from .folds import FOLDS_SEED, FOLDS_VERSION, N_FOLDS, Folds, folds_path, load_folds
 from .rules import DEFAULT, Protocol
+from .slicefolds import SliceFolds, load_slice_folds
 
-SPLITS = ("patient", "scan", "nodule")
+SPLITS = ("patient", "scan", "nodule", "slice")
 SELECTIONS = ("fixed", "best-epoch-on-test")
 # Label rule name -> the protocol options that make it.
 LABELS: dict[str, dict[str, Any]] = {
@@ -63,7 +66,8 @@ LABEL_SOURCES = {
 def split_path(split: str) -> Path:
     if split == "patient":
         return folds_path()
-    return Path(str(resources.files("lidcbench.protocol") / "data" / f"folds-{split}-v{FOLDS_VERSION}.json"))
+    suffix = "csv" if split == "slice" else "json"  # the slice folds: the CSV that check-split reads
+    return Path(str(resources.files("lidcbench.protocol") / "data" / f"folds-{split}-v{FOLDS_VERSION}.{suffix}"))
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class Variant:
     @property
     def unit(self) -> str:
         """What the folds keep together."""
-        return {"patient": "patient", "scan": "scan", "nodule": "nodule"}[self.split]
+        return {"patient": "patient", "scan": "scan", "nodule": "nodule", "slice": "slice"}[self.split]
 
     def protocol(self, base: Protocol = DEFAULT) -> Protocol:
         """The protocol of this variant: ``base`` (a label variant needs the default one) with its label rule."""
@@ -131,7 +135,9 @@ class Variant:
             raise ProtocolError(f"protocol {protocol.hash} is not the cohort of --labels {self.labels}; "
                                 "leave out the protocol options.")
 
-    def folds(self) -> Folds:
+    def folds(self) -> Folds | SliceFolds:
+        if self.split == "slice":
+            return load_slice_folds(split_path(self.split))
         return load_folds(split_path(self.split))
 
     @property
