@@ -2,6 +2,8 @@
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from lidcbench.protocol.variants import Variant
 from lidcbench.reports import paper
 from lidcbench.reports.choices import FIGURE, PAGE, build_choices, choices_markdown
@@ -85,3 +87,20 @@ def test_a_selection_variant_is_paired_and_lists_the_epochs_it_kept():
     text = choices_markdown(page, GENERATED_MARK)
     assert "the epoch with the best test AUC" in text
     assert "- diameter: fold 0 epoch 1 of 5, fold 1 epoch 2 of 5, fold 2 epoch 3 of 5" in text
+
+
+def test_a_slice_split_is_scored_per_slice_and_per_nodule_per_fold():
+    honest = _honest()
+    sliced = []
+    for record in _as_variant(honest, Variant(split="slice")):
+        columns = [*record.nodules["columns"], "slice_index"]
+        rows = [[*row, k] for row in record.nodules["rows"] for k in (7, 8)]  # every nodule as two equal slices
+        sliced.append(replace(record, nodules={"columns": columns, "rows": rows}))
+    page = build_choices(honest + sliced)
+    protocol, per_slice, per_nodule = page.rows
+    assert (per_slice.unit, len(per_slice.nodules)) == ("slice", 2 * 1917)
+    assert (per_nodule.unit, len(per_nodule.nodules)) == ("nodule, per fold", 1917)
+    assert per_slice.auc == pytest.approx(protocol.auc) and per_nodule.auc == pytest.approx(protocol.auc)
+    assert not per_slice.paired and per_nodule.paired  # here every nodule sits in one fold: the same nodules
+    text = choices_markdown(page, GENERATED_MARK)
+    assert "| slice | 3834 |" in text and "split-slice (per slice)" in text and "scored twice" in text
