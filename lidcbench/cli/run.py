@@ -41,9 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_protocol_arguments(parser)
     variants = parser.add_argument_group("evaluation variants (their own pages, never the leaderboard; "
                                          "one at a time; see docs/evaluation-choices.md)")
-    variants.add_argument("--split", default="patient", choices=("patient", "scan", "nodule", "slice"),
+    variants.add_argument("--split", default="patient", choices=("patient", "scan", "nodule", "slice", "annotation"),
                           help="the unit the folds keep together (default: patient, the protocol's folds); slice: "
-                               "each nodule's slices at random over the folds, scored per slice and per nodule")
+                               "each nodule's slices at random over the folds, scored per slice and per nodule; "
+                               "annotation: each reader's annotation a sample (its own rating the label, its own "
+                               "contour the pixels), scored per annotation and per nodule")
     variants.add_argument("--labels", default="mean",
                           choices=("mean", "median", "readers-2", "readers-3", "any-reader-4", "nodulemnist3d"),
                           help="the label rule (default: mean, the protocol's)")

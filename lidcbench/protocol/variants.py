@@ -8,7 +8,10 @@ choice does to the numbers can be measured on the same methods and nodules:
   ``scan`` (folds grouped by CT scan: a patient's second scan may sit in
   another fold) and ``nodule`` (nodules stratified at random: a patient's
   nodules on both sides) and ``slice`` (each nodule's slices at random over
-  the folds, :mod:`.slicefolds`; scored per slice and per nodule). Each has its
+  the folds, :mod:`.slicefolds`; scored per slice and per nodule) and
+  ``annotation`` (each reader's annotation a sample with its own rating as
+  label, :mod:`.annotationcohort`, stratified at random: one nodule's outlines
+  on both sides; scored per annotation and per nodule). Each has its
   own frozen folds file in ``data/``, made once by
   ``python -m lidcbench.protocol.freeze --variants``.
 - label rules (``--labels``): ``mean`` (the default), ``median``, ``readers-2``
@@ -39,12 +42,13 @@ from typing import Any
 
 from lidcbench.errors import ProtocolError
 
-from .cohort import Cohort
+from .annotationcohort import load_annotation_cohort
+from .cohort import Cohort, load_cohort
 from .folds import FOLDS_SEED, FOLDS_VERSION, N_FOLDS, Folds, folds_path, load_folds
 from .rules import DEFAULT, Protocol
 from .slicefolds import SliceFolds, load_slice_folds
 
-SPLITS = ("patient", "scan", "nodule", "slice")
+SPLITS = ("patient", "scan", "nodule", "slice", "annotation")
 SELECTIONS = ("fixed", "best-epoch-on-test")
 # Label rule name -> the protocol options that make it.
 LABELS: dict[str, dict[str, Any]] = {
@@ -118,7 +122,8 @@ class Variant:
     @property
     def unit(self) -> str:
         """What the folds keep together."""
-        return {"patient": "patient", "scan": "scan", "nodule": "nodule", "slice": "slice"}[self.split]
+        return {"patient": "patient", "scan": "scan", "nodule": "nodule", "slice": "slice",
+                "annotation": "annotation"}[self.split]
 
     def protocol(self, base: Protocol = DEFAULT) -> Protocol:
         """The protocol of this variant: ``base`` (a label variant needs the default one) with its label rule."""
@@ -134,6 +139,12 @@ class Variant:
         if self.labels != "mean" and protocol != self.protocol():
             raise ProtocolError(f"protocol {protocol.hash} is not the cohort of --labels {self.labels}; "
                                 "leave out the protocol options.")
+
+    def cohort(self, protocol: Protocol) -> Cohort:
+        """The samples the folds split: the cohort's nodules, or for ``annotation`` each reader's annotation."""
+        if self.split == "annotation":
+            return load_annotation_cohort(protocol)
+        return load_cohort(protocol)
 
     def folds(self) -> Folds | SliceFolds:
         if self.split == "slice":
@@ -170,7 +181,7 @@ def make_split_folds(cohort: Cohort, split: str, seed: int = FOLDS_SEED) -> Fold
     if split == "scan":
         parts = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed).split(
             table, table["label"], groups=table["scan_id"])
-    elif split == "nodule":
+    elif split in ("nodule", "annotation"):  # annotation: ``cohort`` is the annotation cohort
         parts = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed).split(table, table["label"])
     else:
         raise ProtocolError(f"no split file is made for {split!r}.")

@@ -128,7 +128,6 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     """Run one fold job end to end and write its record (atomically)."""
     from lidcbench.patches.cache import load_patches
     from lidcbench.plugins.predictions import validate_predictions
-    from lidcbench.protocol.cohort import load_cohort
     from lidcbench.results.coverage import check_min_coverage, cohort_coverage, fold_record
     from lidcbench.results.records import new_record, write_record
     from lidcbench.results.skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
@@ -144,7 +143,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol, variant = Protocol(**job.protocol), Variant(**job.variant)
     variant.check_protocol(protocol)
-    cohort, folds = load_cohort(protocol), variant.folds()
+    cohort, folds = variant.cohort(protocol), variant.folds()
     source, settings = source_and_settings(job, resolved.patch_size)
     patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
                            allow_missing=job.allow_missing)
@@ -196,6 +195,8 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     if selection is not None:
         metrics = {**metrics, "selection": selection.to_record()}
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
+    if variant.split == "annotation":  # the page scores per annotation and per physical nodule
+        nodules = nodules.merge(test_table[["nodule_id", "nodule_of", "nodule_label"]], on="nodule_id", how="left")
     if variant.split == "slice":  # the record keeps every test slice: the page scores per slice and per nodule
         nodules = slice_predictions(predictions, test_table, diameter=protocol.diameter)
         metrics = {**metrics, "per_slice": {"slices": len(nodules), "classification": classification_metrics(
