@@ -104,3 +104,20 @@ def test_a_slice_split_is_scored_per_slice_and_per_nodule_per_fold():
     assert not per_slice.paired and per_nodule.paired  # here every nodule sits in one fold: the same nodules
     text = choices_markdown(page, GENERATED_MARK)
     assert "| slice | 3834 |" in text and "split-slice (per slice)" in text and "scored twice" in text
+
+
+def test_an_annotation_split_is_scored_per_annotation_and_per_nodule_with_the_protocols_label():
+    honest = _honest()
+    outlined = []
+    for record in _as_variant(honest, Variant(split="annotation")):
+        columns = record.nodules["columns"]
+        at = {name: columns.index(name) for name in ("nodule_id", "label")}
+        rows = [[*row[:at["nodule_id"]], f"{row[at['nodule_id']]}-a{reader}", *row[at["nodule_id"] + 1:],
+                 row[at["nodule_id"]], row[at["label"]]] for row in record.nodules["rows"] for reader in (1, 2)]
+        outlined.append(replace(record, nodules={"columns": [*columns, "nodule_of", "nodule_label"], "rows": rows}))
+    page = build_choices(honest + outlined)
+    protocol, per_annotation, per_nodule = page.rows
+    assert (per_annotation.unit, len(per_annotation.nodules)) == ("annotation", 2 * 1917)
+    assert (per_nodule.unit, len(per_nodule.nodules)) == ("nodule, per fold", 1917)
+    assert per_nodule.auc == pytest.approx(protocol.auc) and per_nodule.paired
+    assert "split-annotation (per annotation)" in choices_markdown(page, GENERATED_MARK)

@@ -38,6 +38,8 @@ WHAT = {
     "split-scan": "folds grouped by CT scan (a patient's two scans may sit in different folds)",
     "split-nodule": "nodules split at random, stratified by label (a patient's nodules on both sides)",
     "split-slice": "slices split at random, stratified by label (a nodule's neighbouring slices on both sides)",
+    "split-annotation": "each reader's annotation a sample, its own rating the label, split at random (one "
+                        "nodule's outlines on both sides)",
     "labels-median": "label: readers' median rating (< 3 benign, > 3 malignant)",
     "labels-readers-2": "label as the protocol, nodules marked by at least 2 readers",
     "labels-readers-3": "label as the protocol, nodules marked by at least 3 readers",
@@ -51,8 +53,11 @@ SAMPLES_BY_UNIT = (
     "Samples: what is scored. Per nodule: one prediction per nodule, the mean over its slices. `split-slice` is "
     "scored twice: per slice (each test slice a sample, as papers that split slices score it) and per nodule, "
     "per fold (a nodule whose slices sit in several test folds is a sample in each, its score the mean of that "
-    "fold's test slices). Its intervals resample slices or (fold, nodule) pairs as if independent, so they are "
-    "narrower than the truth; its difference from the protocol is unpaired (other samples).")
+    "fold's test slices). `split-annotation` is scored per annotation (each reader's outline a sample with that "
+    "reader's rating as label, as its users score it) and per nodule, per fold (the mean over a nodule's test "
+    "annotations in that fold, labelled by the protocol's rule; nodules the protocol leaves out are not scored "
+    "this way). These intervals resample slices, annotations or (fold, nodule) pairs as if independent, so they "
+    "are narrower than the truth; their difference from the protocol is unpaired (other samples).")
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,17 @@ def _rows(records: list[RunRecord]) -> list[Row]:
         return Row(first.method, first.profile, first.seed, variant.name, variant.unit, folds, samples,
                    pooled_classification(samples), chosen_epochs=chosen, unit=unit)
 
-    if "slice_index" not in nodules.columns:
-        return [row(nodules, "nodule")]
-    per_nodule = nodules.groupby(["fold", "nodule_id"], as_index=False, sort=True).agg(
-        label=("label", "first"), diameter_mm=("diameter_mm", "first"), malignancy=("malignancy", "mean"))
-    return [row(nodules, "slice"), row(per_nodule, "nodule, per fold")]
+    if "slice_index" in nodules.columns:
+        per_nodule = nodules.groupby(["fold", "nodule_id"], as_index=False, sort=True).agg(
+            label=("label", "first"), diameter_mm=("diameter_mm", "first"), malignancy=("malignancy", "mean"))
+        return [row(nodules, "slice"), row(per_nodule, "nodule, per fold")]
+    if "nodule_of" in nodules.columns:  # split-annotation: per physical nodule, its protocol label
+        labelled = nodules[nodules["nodule_label"].notna()]
+        per_nodule = labelled.groupby(["fold", "nodule_of"], as_index=False, sort=True).agg(
+            label=("nodule_label", "first"), diameter_mm=("diameter_mm", "mean"), malignancy=("malignancy", "mean"))
+        per_nodule = per_nodule.rename(columns={"nodule_of": "nodule_id"}).astype({"label": int})
+        return [row(nodules, "annotation"), row(per_nodule, "nodule, per fold")]
+    return [row(nodules, "nodule")]
 
 
 def _row(records: list[RunRecord]) -> Row:
