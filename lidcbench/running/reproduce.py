@@ -87,8 +87,9 @@ def compare(path: Path, recorded: RunRecord, rerun: RunRecord, tolerance: float)
     """Largest probability difference over the fold's nodules and the AUC difference."""
     auc_recorded = recorded.metrics["classification"]["auc"]
     auc_rerun = rerun.metrics["classification"]["auc"]
-    old = recorded.nodule_frame().set_index("nodule_id")["malignancy"].astype(float)
-    new = rerun.nodule_frame().set_index("nodule_id")["malignancy"].astype(float)
+    key = ["nodule_id", "slice_index"] if "slice_index" in recorded.nodules["columns"] else "nodule_id"  # split-slice
+    old = recorded.nodule_frame().set_index(key)["malignancy"].astype(float)
+    new = rerun.nodule_frame().set_index(key)["malignancy"].astype(float)
     problem = None
     if set(old.index) != set(new.index):
         problem = (f"the rerun scored other nodules ({len(set(old.index) - set(new.index))} recorded ones missing, "
