@@ -42,13 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     variants = parser.add_argument_group("evaluation variants (their own pages, never the leaderboard; "
                                          "one at a time; see docs/evaluation-choices.md)")
     variants.add_argument("--split", default="patient", choices=("patient", "scan", "nodule", "slice", "annotation"),
-                          help="the unit the folds keep together (default: patient, the protocol's folds); slice: "
+                          help="the unit the folds keep together (default: patient, the protocol's folds); scan: "
+                               "grouped by CT scan; nodule: nodules at random; slice: "
                                "each nodule's slices at random over the folds, scored per slice and per nodule; "
                                "annotation: each reader's annotation a sample (its own rating the label, its own "
                                "contour the pixels), scored per annotation and per nodule")
     variants.add_argument("--labels", default="mean",
                           choices=("mean", "median", "readers-2", "readers-3", "any-reader-4", "nodulemnist3d"),
-                          help="the label rule (default: mean, the protocol's)")
+                          help="the label rule (default: mean, the protocol's); median: the readers' median; "
+                               "readers-2, readers-3: nodules marked by at least 2 or 3 readers; any-reader-4: "
+                               "malignant when any reader rates 4 or 5; nodulemnist3d: NoduleMNIST3D's rule")
     variants.add_argument("--selection", default="fixed", choices=("fixed", "best-epoch-on-test"),
                           help="model selection for methods that train by epochs: fixed (the method's schedule, "
                                "default) or best-epoch-on-test (the runner scores the test fold after every epoch "
