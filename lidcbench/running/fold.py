@@ -131,11 +131,11 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     from lidcbench.results.coverage import check_min_coverage, cohort_coverage, fold_record
     from lidcbench.results.records import new_record, write_record
     from lidcbench.results.skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
-    from lidcbench.scoring.metrics import classification_metrics
-    from lidcbench.scoring.score import nodule_predictions, score_fold, slice_predictions
+    from lidcbench.scoring.score import nodule_predictions, score_fold
     from lidcbench.training import checkpoints, snapshots
 
     from .isolation import NO_WEIGHTS, fit_predict, label_sources, require_wall, start_early
+    from .variantrows import record_rows, side_patches
 
     resolved = plan(job, registry)
     if job.require_wall:
@@ -152,12 +152,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     available = set(patches.nodule_ids)  # fewer than the cohort only with --allow-missing on the ct source
     train_table = train_table[train_table["nodule_id"].isin(available)].reset_index(drop=True)
     test_table = test_table[test_table["nodule_id"].isin(available)].reset_index(drop=True)
-    train_patches, test_patches = patches.select(train_table["nodule_id"]), patches.select(test_table["nodule_id"])
-    if variant.split == "slice":  # each side sees only its own slices of the nodules split across folds
-        train_patches = train_patches.subset(~folds.in_fold(train_patches.nodule_ids, train_patches.slice_indices,
-                                                            job.fold))
-        test_patches = test_patches.subset(folds.in_fold(test_patches.nodule_ids, test_patches.slice_indices,
-                                                         job.fold))
+    train_patches, test_patches = side_patches(variant, folds, patches, train_table, test_table, job.fold)
     train = FoldData(train_table, train_patches, labelled=True)
     test = FoldData.unlabelled(test_table, test_patches)
     coverage = cohort_coverage(cohort.table, patches.missing)
@@ -195,12 +190,7 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
     if selection is not None:
         metrics = {**metrics, "selection": selection.to_record()}
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
-    if variant.split == "annotation":  # the page scores per annotation and per physical nodule
-        nodules = nodules.merge(test_table[["nodule_id", "nodule_of", "nodule_label"]], on="nodule_id", how="left")
-    if variant.split == "slice":  # the record keeps every test slice: the page scores per slice and per nodule
-        nodules = slice_predictions(predictions, test_table, diameter=protocol.diameter)
-        metrics = {**metrics, "per_slice": {"slices": len(nodules), "classification": classification_metrics(
-            nodules["label"], nodules["malignancy"])}}
+    nodules, metrics = record_rows(variant, predictions, nodules, test_table, metrics, protocol.diameter)
     if patches.missing:  # with allow_missing: the record names the test nodules left out
         left_out = set(patches.missing) & fold_ids
         metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
