@@ -223,7 +223,7 @@ def _reading(page: ChoicesPage) -> list[str]:
     aucs = [r.auc for r in page.rows if r.auc is not None]
     if aucs and page.paper_auc is not None:
         best = max(page.rows, key=lambda r: r.auc or 0.0)
-        lines.append(f"- The highest AUC on this page is {best.auc:.3f} ({_label(best)}, {best.variant}); the paper "
+        lines.append(f"- The highest AUC on this page is {best.auc:.3f} ({_label(best)}, {_scored(best)}); the paper "
                      f"reports {page.paper_auc:.3f} for {PAPER_METHOD}"
                      + (f", and our {PAPER_METHOD} scores {page.honest_paper_method.auc:.3f} under the protocol"
                         if page.honest_paper_method is not None else "") + ".")
