@@ -119,3 +119,19 @@ def test_a_resumed_job_still_replays_every_epoch(tmp_path):
     resumed = fit_and_replay(tmp_path / "b" / "epochs", checkpoints.Checkpointing(path, every=1))
     assert len(resumed) == EPOCHS and all(r.equals(u) for r, u in zip(resumed, uninterrupted))
     assert not uninterrupted[0].equals(uninterrupted[-1])  # the epochs' predictions differ: the check can fail
+
+
+def test_a_trainloop_method_replays_every_epoch_into_its_own_model(tmp_path):
+    """mtmr and cnn train through lidcbench.training.loop.TrainLoop (frozen): its epochs are recorded unchanged."""
+    from lidcbench.plugins.registry import Registry
+
+    params = {"backbone": "resnet10t", "pretrained": "none", "patch_size": 32, "crop": 28, "epochs": 2,
+              "max_slices_per_nodule": 1, "device": "cpu", "lr_steps": (1,), "pairs_per_batch": 4}
+    train, test = synthetic_split(n_train=24, n_test=8, size=32, seed=3)
+    method = Registry(discover_plugins=False).get("mtmr")(**params)
+    with snapshots.recording(tmp_path / "epochs") as recording:
+        method.fit(train)
+    final = method.predict(test)
+    by_epoch = snapshots.replay(recording, lambda: method.predict(test))
+    assert len(by_epoch) == 2 and by_epoch[-1].equals(final) and not by_epoch[0].equals(final)
+    assert method.predict(test).equals(final)  # the model ends with the last epoch's weights
