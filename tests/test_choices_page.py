@@ -2,6 +2,8 @@
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from lidcbench.protocol.variants import Variant
 from lidcbench.reports import paper
 from lidcbench.reports.choices import FIGURE, PAGE, build_choices, choices_markdown
@@ -71,3 +73,51 @@ def test_regenerate_writes_the_page_links_it_and_keeps_variants_off_the_leaderbo
     first = {p.name: p.read_bytes() for p in written}
     regenerate(tmp_path / "results", tmp_path / "out")
     assert {p.name: p.read_bytes() for p in written} == first
+
+
+def test_a_selection_variant_is_paired_and_lists_the_epochs_it_kept():
+    honest = _honest()
+    chosen = [replace(r, metrics={**r.metrics, "selection": {"rule": "best-epoch-on-test", "epoch": 1 + r.fold % 3,
+                                                             "epochs": 5, "test_auc_by_epoch": [0.5] * 5}})
+              for r in _as_variant(honest, Variant(selection="best-epoch-on-test"))]
+    page = build_choices(honest + chosen)
+    row = page.rows[1]
+    assert row.variant == "selection-best-epoch-on-test" and row.paired and row.kept_together == "patient"
+    assert row.chosen_epochs == tuple((fold, 1 + fold % 3, 5) for fold in range(5))
+    text = choices_markdown(page, GENERATED_MARK)
+    assert "the epoch with the best test AUC" in text
+    assert "- diameter: fold 0 epoch 1 of 5, fold 1 epoch 2 of 5, fold 2 epoch 3 of 5" in text
+
+
+def test_a_slice_split_is_scored_per_slice_and_per_nodule_per_fold():
+    honest = _honest()
+    sliced = []
+    for record in _as_variant(honest, Variant(split="slice")):
+        columns = [*record.nodules["columns"], "slice_index"]
+        rows = [[*row, k] for row in record.nodules["rows"] for k in (7, 8)]  # every nodule as two equal slices
+        sliced.append(replace(record, nodules={"columns": columns, "rows": rows}))
+    page = build_choices(honest + sliced)
+    protocol, per_slice, per_nodule = page.rows
+    assert (per_slice.unit, len(per_slice.nodules)) == ("slice", 2 * 1917)
+    assert (per_nodule.unit, len(per_nodule.nodules)) == ("nodule, per fold", 1917)
+    assert per_slice.auc == pytest.approx(protocol.auc) and per_nodule.auc == pytest.approx(protocol.auc)
+    assert not per_slice.paired and per_nodule.paired  # here every nodule sits in one fold: the same nodules
+    text = choices_markdown(page, GENERATED_MARK)
+    assert "| slice | 3834 |" in text and "split-slice (per slice)" in text and "scored twice" in text
+
+
+def test_an_annotation_split_is_scored_per_annotation_and_per_nodule_with_the_protocols_label():
+    honest = _honest()
+    outlined = []
+    for record in _as_variant(honest, Variant(split="annotation")):
+        columns = record.nodules["columns"]
+        at = {name: columns.index(name) for name in ("nodule_id", "label")}
+        rows = [[*row[:at["nodule_id"]], f"{row[at['nodule_id']]}-a{reader}", *row[at["nodule_id"] + 1:],
+                 row[at["nodule_id"]], row[at["label"]]] for row in record.nodules["rows"] for reader in (1, 2)]
+        outlined.append(replace(record, nodules={"columns": [*columns, "nodule_of", "nodule_label"], "rows": rows}))
+    page = build_choices(honest + outlined)
+    protocol, per_annotation, per_nodule = page.rows
+    assert (per_annotation.unit, len(per_annotation.nodules)) == ("annotation", 2 * 1917)
+    assert (per_nodule.unit, len(per_nodule.nodules)) == ("nodule, per fold", 1917)
+    assert per_nodule.auc == pytest.approx(protocol.auc) and per_nodule.paired
+    assert "split-annotation (per annotation)" in choices_markdown(page, GENERATED_MARK)

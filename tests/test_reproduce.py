@@ -6,7 +6,7 @@ import pytest
 
 from lidcbench.cli import main
 from lidcbench.plugins.registry import default_registry
-from lidcbench.results.records import read_records
+from lidcbench.results.records import read_record, read_records
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results"
 SMALL = ["--diameter-min", "20"]  # ~150 nodules: a diameter fold in seconds
@@ -72,3 +72,20 @@ def test_reproduce_refuses_a_missing_record_and_a_negative_tolerance(env, capsys
     assert "no such record" in capsys.readouterr().err
     assert main(["reproduce", str(COMMITTED), "--plan-only", "--tolerance", "-1"]) == 2
     assert "--tolerance" in capsys.readouterr().err
+
+
+def test_a_variant_record_is_rerun_under_its_variant():
+    from lidcbench.running.reproduce import compare, job_for
+
+    path = next(COMMITTED.glob("*-split-slice-*/diameter/fold0-seed0.json"))
+    record = read_record(path)
+    assert job_for(record, "unused").variant == {"split": "slice"}
+    assert compare(path, record, record, 1e-9).agrees  # one row per slice: compared slice by slice
+
+
+@pytest.mark.slow  # the whole default cohort's patches
+def test_a_split_slice_record_reproduces():
+    from lidcbench.running.reproduce import reproduce
+
+    path = next(COMMITTED.glob("*-split-slice-*/diameter/fold1-seed0.json"))
+    assert reproduce(path).agrees

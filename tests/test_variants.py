@@ -8,7 +8,7 @@ from lidcbench.cli import main
 from lidcbench.errors import ProtocolError, RecordError
 from lidcbench.protocol.cohort import load_cohort
 from lidcbench.protocol.rules import Protocol
-from lidcbench.protocol.variants import LABELS, SPLITS, Variant, split_path
+from lidcbench.protocol.variants import LABELS, SELECTIONS, SPLITS, Variant, split_path
 from lidcbench.reports.leaderboard import build_leaderboards
 from lidcbench.results.records import read_record, read_records
 from lidcbench.running.fold import FoldJob, plan, record_location
@@ -25,9 +25,11 @@ def test_the_default_protocol_keeps_its_hash_and_its_records_dict():
 
 
 def test_every_variant_has_its_own_hash_and_name():
-    variants = [Variant(split=s) for s in SPLITS[1:]] + [Variant(labels=name) for name in list(LABELS)[1:]]
+    variants = [Variant(split=s) for s in SPLITS[1:]] + [Variant(labels=name) for name in list(LABELS)[1:]] \
+        + [Variant(selection=name) for name in SELECTIONS[1:]]
     assert len({v.hash for v in variants}) == len(variants) == len({v.name for v in variants})
     assert all(not v.is_default and v.to_record()["hash"] == v.hash for v in variants)
+    assert all(Variant.from_record(v.to_record()) == v == Variant(**v.choices()) for v in variants)
 
 
 def test_one_variant_at_a_time():
@@ -72,10 +74,11 @@ def test_a_variants_records_live_in_their_own_folder():
 def test_the_harness_refuses_a_variant_row_on_the_leaderboard():
     honest = read_records(COMMITTED.parents[1])
     honest = [r for r in honest if r.method == "diameter" and r.profile == "default" and r.variant is None]
-    variant = [replace(r, variant=Variant(split="nodule").to_record()) for r in honest]
     assert build_leaderboards(honest)  # the protocol's own records make a board
-    with pytest.raises(RecordError, match="evaluation variant"):
-        build_leaderboards(honest + variant)
+    for leaky in (Variant(split="nodule"), Variant(selection="best-epoch-on-test")):
+        variant = [replace(r, variant=leaky.to_record()) for r in honest]
+        with pytest.raises(RecordError, match="evaluation variant"):
+            build_leaderboards(honest + variant)
 
 
 def test_the_run_command_refuses_mixed_variants_before_any_work(tmp_path, capsys):

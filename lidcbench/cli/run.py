@@ -44,11 +44,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_protocol_arguments(parser)
     variants = parser.add_argument_group("evaluation variants (their own pages, never the leaderboard; "
                                          "one at a time; see docs/evaluation-choices.md)")
-    variants.add_argument("--split", default="patient", choices=("patient", "scan", "nodule"),
-                          help="the unit the folds keep together (default: patient, the protocol's folds)")
+    variants.add_argument("--split", default="patient", choices=("patient", "scan", "nodule", "slice", "annotation"),
+                          help="the unit the folds keep together (default: patient, the protocol's folds); scan: "
+                               "grouped by CT scan; nodule: nodules at random; slice: "
+                               "each nodule's slices at random over the folds, scored per slice and per nodule; "
+                               "annotation: each reader's annotation a sample (its own rating the label, its own "
+                               "contour the pixels), scored per annotation and per nodule")
     variants.add_argument("--labels", default="mean",
                           choices=("mean", "median", "readers-2", "readers-3", "any-reader-4", "nodulemnist3d"),
-                          help="the label rule (default: mean, the protocol's)")
+                          help="the label rule (default: mean, the protocol's); median: the readers' median; "
+                               "readers-2, readers-3: nodules marked by at least 2 or 3 readers; any-reader-4: "
+                               "malignant when any reader rates 4 or 5; nodulemnist3d: NoduleMNIST3D's rule")
+    variants.add_argument("--selection", default="fixed", choices=("fixed", "best-epoch-on-test"),
+                          help="model selection for methods that train by epochs: fixed (the method's schedule, "
+                               "default) or best-epoch-on-test (the runner scores the test fold after every epoch "
+                               "and keeps the best: leaky, to measure what papers that do it gain)")
     executor = parser.add_argument_group("where the jobs run")
     executor.add_argument("--executor", choices=("local", "slurm"), default="local",
                           help="local (this machine, default) or slurm (a job array through submitit)")
@@ -80,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from .console import make_console
 
     methods, seeds, gpus = parse_methods(args.method), parse_seeds(args.seeds), parse_gpus(args.gpus)
-    variant = Variant(split=args.split, labels=args.labels)
+    variant = Variant(split=args.split, labels=args.labels, selection=args.selection)
     protocol = variant.protocol(protocol_from_args(args))
     variant.check_protocol(protocol)
     source_options = {"dicom_root": args.dicom_root} if args.dicom_root else {}
@@ -89,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                        protocol=protocol.to_dict(), out_dir=str(args.out), device=args.device,
                        checkpoint_every=args.checkpoint_every,
                        checkpoint_minutes=args.checkpoint_minutes, min_coverage=args.min_coverage,
-                       variant={} if variant.is_default else {"split": variant.split, "labels": variant.labels},
+                       variant=variant.choices(),
                        require_wall=args.require_wall)
     if args.require_wall:
         from lidcbench.running.isolation import require_wall

@@ -68,6 +68,12 @@ class Patches:
         return replace(self, images=self.images[index], nodule_ids=self.nodule_ids[index],
                        slice_indices=self.slice_indices[index], missing=())
 
+    def subset(self, keep: np.ndarray) -> Patches:
+        """The patches where the boolean array ``keep`` is True, in their order (a slice-level split)."""
+        keep = np.asarray(keep, dtype=bool)
+        return replace(self, images=self.images[keep], nodule_ids=self.nodule_ids[keep],
+                       slice_indices=self.slice_indices[keep], missing=())
+
     def nodule_slices(self) -> pd.DataFrame:
         """One row per patch: nodule_id, slice_index."""
         return pd.DataFrame({"nodule_id": self.nodule_ids, "slice_index": self.slice_indices})

@@ -46,14 +46,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_variant_splits(cohort, out: Path | None) -> int:
+    from .slicefolds import load_slice_folds, make_slice_folds
     from .variants import SPLITS, make_split_folds, split_path
 
     for split in SPLITS[1:]:
         path = (out / split_path(split).name) if out else split_path(split)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(make_split_folds(cohort, split).to_json())
-        load_folds(path).assign(cohort)  # round-trip check
-        print(f"wrote {path}: {split}-level folds over {len(cohort)} cohort nodules")
+        if split == "annotation":
+            from .annotationcohort import load_annotation_cohort
+
+            samples = load_annotation_cohort()
+            path.write_text(make_split_folds(samples, split).to_json())
+            load_folds(path).assign(samples)  # round-trip check
+        elif split == "slice":
+            path.write_text(make_slice_folds(cohort).to_csv())
+            load_slice_folds(path).split(cohort, 0)  # round-trip check
+        else:
+            path.write_text(make_split_folds(cohort, split).to_json())
+            load_folds(path).assign(cohort)  # round-trip check
+        print(f"wrote {path}: {split}-level folds of the default cohort")
     return 0
 
 

@@ -7,8 +7,13 @@ choice does to the numbers can be measured on the same methods and nodules:
 - split units (``--split``): ``patient`` (the protocol's folds, the default),
   ``scan`` (folds grouped by CT scan: a patient's second scan may sit in
   another fold) and ``nodule`` (nodules stratified at random: a patient's
-  nodules on both sides). Each has its own frozen folds file in ``data/``,
-  made once by ``python -m lidcbench.protocol.freeze --variants``.
+  nodules on both sides) and ``slice`` (each nodule's slices at random over
+  the folds, :mod:`.slicefolds`; scored per slice and per nodule) and
+  ``annotation`` (each reader's annotation a sample with its own rating as
+  label, :mod:`.annotationcohort`, stratified at random: one nodule's outlines
+  on both sides; scored per annotation and per nodule). Each has its
+  own frozen folds file in ``data/``, made once by
+  ``python -m lidcbench.protocol.freeze --variants``.
 - label rules (``--labels``): ``mean`` (the default), ``median``, ``readers-2``
   and ``readers-3`` (nodules marked by at least 2 or 3 readers),
   ``any-reader-4`` (malignant when any reader rates 4 or 5) and
@@ -16,6 +21,11 @@ choice does to the numbers can be measured on the same methods and nodules:
   malignant, 3 left out; MedMNIST does not say how readers combine into one
   level, so here a nodule's level is its readers' median and a median between
   two levels is left out). Label variants keep the patient-grouped folds.
+- model selection (``--selection``): ``fixed`` (the method's schedule, the
+  default) and ``best-epoch-on-test`` (for methods that train by epochs: the
+  method predicts the test fold after every epoch, without labels, and the
+  runner keeps the epoch whose test AUC is highest, as some published code
+  does). The patient folds, any protocol.
 
 One variant at a time: a split variant uses the default label rule, a label
 variant the patient folds. A variant's hash names its split file's bytes and
@@ -32,11 +42,14 @@ from typing import Any
 
 from lidcbench.errors import ProtocolError
 
-from .cohort import Cohort
+from .annotationcohort import load_annotation_cohort
+from .cohort import Cohort, load_cohort
 from .folds import FOLDS_SEED, FOLDS_VERSION, N_FOLDS, Folds, folds_path, load_folds
 from .rules import DEFAULT, Protocol
+from .slicefolds import SliceFolds, load_slice_folds
 
-SPLITS = ("patient", "scan", "nodule")
+SPLITS = ("patient", "scan", "nodule", "slice", "annotation")
+SELECTIONS = ("fixed", "best-epoch-on-test")
 # Label rule name -> the protocol options that make it.
 LABELS: dict[str, dict[str, Any]] = {
     "mean": {},
@@ -57,7 +70,8 @@ LABEL_SOURCES = {
 def split_path(split: str) -> Path:
     if split == "patient":
         return folds_path()
-    return Path(str(resources.files("lidcbench.protocol") / "data" / f"folds-{split}-v{FOLDS_VERSION}.json"))
+    suffix = "csv" if split == "slice" else "json"  # the slice folds: the CSV that check-split reads
+    return Path(str(resources.files("lidcbench.protocol") / "data" / f"folds-{split}-v{FOLDS_VERSION}.{suffix}"))
 
 
 @dataclass(frozen=True)
@@ -66,31 +80,50 @@ class Variant:
 
     split: str = "patient"
     labels: str = "mean"
+    selection: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise ProtocolError(f"split unit {self.split!r} is not one of {', '.join(SPLITS)}.")
         if self.labels not in LABELS:
             raise ProtocolError(f"label rule {self.labels!r} is not one of {', '.join(LABELS)}.")
-        if self.split != "patient" and self.labels != "mean":
-            raise ProtocolError("one variant at a time: a split variant keeps the mean label rule "
-                                f"(got --split {self.split} --labels {self.labels}).")
+        if self.selection not in SELECTIONS:
+            raise ProtocolError(f"model selection {self.selection!r} is not one of {', '.join(SELECTIONS)}.")
+        changed = self.choices()
+        if len(changed) > 1:
+            raise ProtocolError("one variant at a time (got " + " ".join(f"--{k} {v}" for k, v in changed.items())
+                                + ").")
+
+    def choices(self) -> dict[str, str]:
+        """The fields that differ from the protocol's ({} for the protocol): a fold job's ``variant``."""
+        return {name: value for name, value, default in (("split", self.split, "patient"),
+                                                         ("labels", self.labels, "mean"),
+                                                         ("selection", self.selection, "fixed"))
+                if value != default}
 
     @property
     def is_default(self) -> bool:
         return self == Variant()
 
     @property
+    def selects_on_test(self) -> bool:
+        """Whether the runner scores every epoch on the test fold and keeps the best."""
+        return self.selection == "best-epoch-on-test"
+
+    @property
     def name(self) -> str:
-        """``split-nodule``, ``labels-median``; ``protocol`` for the default."""
+        """``split-nodule``, ``labels-median``, ``selection-best-epoch-on-test``; ``protocol`` for the default."""
         if self.split != "patient":
             return f"split-{self.split}"
+        if self.selection != "fixed":
+            return f"selection-{self.selection}"
         return f"labels-{self.labels}" if self.labels != "mean" else "protocol"
 
     @property
     def unit(self) -> str:
         """What the folds keep together."""
-        return {"patient": "patient", "scan": "scan", "nodule": "nodule"}[self.split]
+        return {"patient": "patient", "scan": "scan", "nodule": "nodule", "slice": "slice",
+                "annotation": "annotation"}[self.split]
 
     def protocol(self, base: Protocol = DEFAULT) -> Protocol:
         """The protocol of this variant: ``base`` (a label variant needs the default one) with its label rule."""
@@ -107,7 +140,15 @@ class Variant:
             raise ProtocolError(f"protocol {protocol.hash} is not the cohort of --labels {self.labels}; "
                                 "leave out the protocol options.")
 
-    def folds(self) -> Folds:
+    def cohort(self, protocol: Protocol) -> Cohort:
+        """The samples the folds split: the cohort's nodules, or for ``annotation`` each reader's annotation."""
+        if self.split == "annotation":
+            return load_annotation_cohort(protocol)
+        return load_cohort(protocol)
+
+    def folds(self) -> Folds | SliceFolds:
+        if self.split == "slice":
+            return load_slice_folds(split_path(self.split))
         return load_folds(split_path(self.split))
 
     @property
@@ -122,12 +163,14 @@ class Variant:
         """What a record keeps (None for the default, whose records stay as they were)."""
         if self.is_default:
             return None
-        return {"name": self.name, "split": self.split, "labels": self.labels, "unit": self.unit,
+        selection = {"selection": self.selection} if self.selection != "fixed" else {}  # older records lack it
+        return {"name": self.name, "split": self.split, "labels": self.labels, **selection, "unit": self.unit,
                 "hash": self.hash, "folds_file": split_path(self.split).name}
 
     @classmethod
     def from_record(cls, document: dict[str, Any] | None) -> Variant:
-        return cls() if not document else cls(document["split"], document["labels"])
+        return cls() if not document else cls(document["split"], document["labels"],
+                                              document.get("selection", "fixed"))
 
 
 def make_split_folds(cohort: Cohort, split: str, seed: int = FOLDS_SEED) -> Folds:
@@ -138,7 +181,7 @@ def make_split_folds(cohort: Cohort, split: str, seed: int = FOLDS_SEED) -> Fold
     if split == "scan":
         parts = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed).split(
             table, table["label"], groups=table["scan_id"])
-    elif split == "nodule":
+    elif split in ("nodule", "annotation"):  # annotation: ``cohort`` is the annotation cohort
         parts = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed).split(table, table["label"])
     else:
         raise ProtocolError(f"no split file is made for {split!r}.")

@@ -37,12 +37,27 @@ WHAT = {
     "protocol": "the protocol: folds grouped by patient, readers' mean rating",
     "split-scan": "folds grouped by CT scan (a patient's two scans may sit in different folds)",
     "split-nodule": "nodules split at random, stratified by label (a patient's nodules on both sides)",
+    "split-slice": "slices split at random, stratified by label (a nodule's neighbouring slices on both sides)",
+    "split-annotation": "each reader's annotation a sample, its own rating the label, split at random (one "
+                        "nodule's outlines on both sides)",
     "labels-median": "label: readers' median rating (< 3 benign, > 3 malignant)",
     "labels-readers-2": "label as the protocol, nodules marked by at least 2 readers",
     "labels-readers-3": "label as the protocol, nodules marked by at least 3 readers",
     "labels-any-reader-4": "label: malignant when any reader rates 4 or 5, benign otherwise",
     "labels-nodulemnist3d": "label: NoduleMNIST3D's rule, median level 1-2 benign, 4-5 malignant, 3 left out",
+    "selection-best-epoch-on-test": "model: per fold, the epoch with the best test AUC (chosen by the runner)",
 }
+
+
+SAMPLES_BY_UNIT = (
+    "Samples: what is scored. Per nodule: one prediction per nodule, the mean over its slices. `split-slice` is "
+    "scored twice: per slice (each test slice a sample, as papers that split slices score it) and per nodule, "
+    "per fold (a nodule whose slices sit in several test folds is a sample in each, its score the mean of that "
+    "fold's test slices). `split-annotation` is scored per annotation (each reader's outline a sample with that "
+    "reader's rating as label, as its users score it) and per nodule, per fold (the mean over a nodule's test "
+    "annotations in that fold, labelled by the protocol's rule; nodules the protocol leaves out are not scored "
+    "this way). These intervals resample slices, annotations or (fold, nodule) pairs as if independent, so they "
+    "are narrower than the truth; their difference from the protocol is unpaired (other samples).")
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,8 @@ class Row:
     pooled: dict[str, Any]
     versus: dict[str, Any] | None = None  # difference from the protocol's row
     paired: bool | None = None
+    chosen_epochs: tuple[tuple[int, int, int], ...] = ()  # best-epoch-on-test: (fold, epoch kept, epochs)
+    unit: str = "nodule"  # what one sample is: nodule, slice, or nodule per fold (split-slice)
 
     @property
     def auc(self) -> float | None:
@@ -77,19 +94,42 @@ def _key(record: RunRecord) -> tuple:
             tuple(sorted((k, str(v)) for k, v in record.source_settings.items())))
 
 
-def _row(records: list[RunRecord]) -> Row:
+def _rows(records: list[RunRecord]) -> list[Row]:
+    """One row; two for split-slice records (one row per test slice): per slice, and per nodule as its
+    fold's test slices' mean (a nodule split over several folds is a sample in each)."""
     first = records[0]
     variant = Variant.from_record(first.variant)
     nodules = pd.concat([r.nodule_frame().assign(fold=r.fold) for r in records], ignore_index=True)
-    return Row(first.method, first.profile, first.seed, variant.name, variant.unit,
-               tuple(sorted(r.fold for r in records)), nodules, pooled_classification(nodules))
+    chosen = tuple((r.fold, r.metrics["selection"]["epoch"], r.metrics["selection"]["epochs"])
+                   for r in sorted(records, key=lambda r: r.fold) if "selection" in r.metrics)
+    folds = tuple(sorted(r.fold for r in records))
+
+    def row(samples: pd.DataFrame, unit: str) -> Row:
+        return Row(first.method, first.profile, first.seed, variant.name, variant.unit, folds, samples,
+                   pooled_classification(samples), chosen_epochs=chosen, unit=unit)
+
+    if "slice_index" in nodules.columns:
+        per_nodule = nodules.groupby(["fold", "nodule_id"], as_index=False, sort=True).agg(
+            label=("label", "first"), diameter_mm=("diameter_mm", "first"), malignancy=("malignancy", "mean"))
+        return [row(nodules, "slice"), row(per_nodule, "nodule, per fold")]
+    if "nodule_of" in nodules.columns:  # split-annotation: per physical nodule, its protocol label
+        labelled = nodules[nodules["nodule_label"].notna()]
+        per_nodule = labelled.groupby(["fold", "nodule_of"], as_index=False, sort=True).agg(
+            label=("nodule_label", "first"), diameter_mm=("diameter_mm", "mean"), malignancy=("malignancy", "mean"))
+        per_nodule = per_nodule.rename(columns={"nodule_of": "nodule_id"}).astype({"label": int})
+        return [row(nodules, "annotation"), row(per_nodule, "nodule, per fold")]
+    return [row(nodules, "nodule")]
+
+
+def _row(records: list[RunRecord]) -> Row:
+    return _rows(records)[0]
 
 
 def _versus(row: Row, honest: Row) -> tuple[dict[str, Any] | None, bool]:
     """Paired where both score the same nodules with the same labels (a split variant); else unpaired."""
     columns = ["nodule_id", "label", "malignancy"]
     ours, theirs = row.nodules[columns], honest.nodules[columns]
-    same = set(ours["nodule_id"]) == set(theirs["nodule_id"])
+    same = set(ours["nodule_id"]) == set(theirs["nodule_id"]) and ours["nodule_id"].is_unique
     if same and (ours.set_index("nodule_id")["label"].sort_index()
                  == theirs.set_index("nodule_id")["label"].sort_index()).all():
         return compare(ours, theirs), True
@@ -110,7 +150,7 @@ def build_choices(records: list[RunRecord]) -> ChoicesPage | None:
     by_method: dict[tuple, list[Row]] = defaultdict(list)
     for key in sorted(groups):
         if key[:-1] in wanted:
-            by_method[key[:-1]].append(_row(groups[key]))
+            by_method[key[:-1]] += _rows(groups[key])
     rows = []
     order = list(WHAT)
     for key in sorted(by_method):
@@ -149,6 +189,11 @@ def _label(row: Row) -> str:
     return row.method if row.profile == "default" else f"{row.method} ({row.profile})"
 
 
+def _scored(row: Row) -> str:
+    """The variant's name, with the unit scored where it is not one prediction per nodule."""
+    return row.variant if row.unit == "nodule" else f"{row.variant} (per {row.unit})"
+
+
 def _verdict(row: Row) -> str:
     ci = (row.versus or {}).get("ci")
     if not ci:
@@ -171,14 +216,14 @@ def _reading(page: ChoicesPage) -> list[str]:
             continue
         by_verdict: dict[str, list[str]] = defaultdict(list)
         for row in others:
-            by_verdict[_verdict(row)].append(f"{row.variant} {row.auc:.3f} ({row.versus['difference']:+.3f})")
+            by_verdict[_verdict(row)].append(f"{_scored(row)} {row.auc:.3f} ({row.versus['difference']:+.3f})")
         parts = [f"{verdict}: {', '.join(names)}" for verdict, names in by_verdict.items()]
         lines.append(f"- **{_label(honest)}** scores {honest.auc:.3f} under the protocol; "
                      + "; ".join(parts) + ".")
     aucs = [r.auc for r in page.rows if r.auc is not None]
     if aucs and page.paper_auc is not None:
         best = max(page.rows, key=lambda r: r.auc or 0.0)
-        lines.append(f"- The highest AUC on this page is {best.auc:.3f} ({_label(best)}, {best.variant}); the paper "
+        lines.append(f"- The highest AUC on this page is {best.auc:.3f} ({_label(best)}, {_scored(best)}); the paper "
                      f"reports {page.paper_auc:.3f} for {PAPER_METHOD}"
                      + (f", and our {PAPER_METHOD} scores {page.honest_paper_method.auc:.3f} under the protocol"
                         if page.honest_paper_method is not None else "") + ".")
@@ -188,12 +233,14 @@ def _reading(page: ChoicesPage) -> list[str]:
 def choices_markdown(page: ChoicesPage, mark: str) -> str:
     headers = ["Method", "Variant", "What changes", "Folds keep together", "Unit scored", "Samples", "Folds",
                "Pooled AUC [95% CI] ↑", "Δ vs protocol [95% CI]"]
-    rows = [[_label(r), r.variant, WHAT.get(r.variant, r.variant), r.kept_together, "nodule",
+    rows = [[_label(r), r.variant, WHAT.get(r.variant, r.variant), r.kept_together, r.unit,
              str(len(r.nodules)), ",".join(map(str, r.folds)),
              "-" if r.auc is None else f"{r.auc:.3f}{_ci(r.pooled['auc_ci'])}", _difference(r)] for r in page.rows]
     table = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
              *("| " + " | ".join(row) + " |" for row in rows)]
     sources = [f"- `labels-{name}`: {text}." for name, text in LABEL_SOURCES.items()]
+    epochs = [f"- {_label(r)}: " + ", ".join(f"fold {fold} epoch {epoch} of {total}" for fold, epoch, total
+                                            in r.chosen_epochs) + "." for r in page.rows if r.chosen_epochs]
     honest = page.honest_paper_method
     lines = [
         mark, "# What evaluation choices do to the AUC", "",
@@ -210,10 +257,13 @@ def choices_markdown(page: ChoicesPage, mark: str) -> str:
         "same method, profile and seed. *Paired*: both score the same nodules with the same labels (split "
         "variants), DeLong's paired test. *Unpaired*: a label variant scores other nodules or other labels, so the "
         "two DeLong variances are added as if independent; the two sets share most nodules, so this interval is "
-        "wider than the truth and errs towards no difference. Samples: nodules scored; every variant here "
-        "scores one prediction per nodule.", "",
+        "wider than the truth and errs towards no difference. "
+        + (SAMPLES_BY_UNIT if any(r.unit != "nodule" for r in page.rows) else
+           "Samples: nodules scored; every variant here scores one prediction per nodule."), "",
         *table, "",
         *(["Where the label rules come from:", "", *sources, ""] if sources else []),
+        *(["Epochs kept by `selection-best-epoch-on-test` (each fold's every epoch's test AUC is in its record, "
+           "`metrics.selection`):", "", *epochs, ""] if epochs else []),
         f"![Each variant's pooled AUC on one axis]({FIGURE})", "",
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -229,7 +279,7 @@ def write_choices_figure(page: ChoicesPage, path: Path) -> None:
         colour = "black" if row.variant == "protocol" else "tab:blue"
         axes.errorbar(row.auc, index, xerr=[[row.auc - low], [high - row.auc]], fmt="o", color=colour,
                       markersize=4, capsize=2, linewidth=1)
-    axes.set_yticks(range(len(rows)), [f"{_label(r)}: {r.variant}" for r in reversed(rows)], fontsize=7)
+    axes.set_yticks(range(len(rows)), [f"{_label(r)}: {_scored(r)}" for r in reversed(rows)], fontsize=7)
     if page.paper_auc is not None:
         axes.axvline(page.paper_auc, color="tab:red", linestyle="--", linewidth=1,
                      label=f"{PAPER_METHOD} as reported ({page.paper_auc:.3f})")

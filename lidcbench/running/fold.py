@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lidcbench.errors import LidcbenchError, PluginError
+from lidcbench.errors import LidcbenchError, PluginError, ProtocolError
 from lidcbench.plugins.codedigest import method_code_digest
 from lidcbench.plugins.method import FoldData, Method
 from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
@@ -87,6 +87,9 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     if not (isinstance(method_class, type) and issubclass(method_class, Method)):
         raise PluginError(f"method {job.method!r} is not a lidcbench.method.Method subclass.")
     method_code_digest(method_class)  # digested now, as loaded: a file edited during a long run does not count
+    if Variant(**job.variant).selects_on_test and "epochs" not in method_class.param_names():
+        raise ProtocolError(f"--selection best-epoch-on-test picks an epoch, and method {job.method!r} does not "
+                            "train by epochs (it has no epochs parameter); use it with a method that does.")
     # A method without a device parameter runs on the CPU: "auto" then needs no torch import (seconds).
     takes_device = "device" in method_class.param_names()
     device = resolve_device_name(job.device) if takes_device or job.device != "auto" else "cpu"
@@ -145,21 +148,21 @@ def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRe
     """:func:`run_fold` under the job's lock."""
     from lidcbench.patches.cache import load_patches
     from lidcbench.plugins.predictions import validate_predictions
-    from lidcbench.protocol.cohort import load_cohort
     from lidcbench.results.coverage import check_min_coverage, cohort_coverage, fold_record
     from lidcbench.results.records import new_record, write_record
     from lidcbench.results.skips import FoldSkipped, SkippedFold, clear_skip, screen_fold, write_skip
     from lidcbench.scoring.score import nodule_predictions, score_fold
-    from lidcbench.training import checkpoints
+    from lidcbench.training import checkpoints, snapshots
 
     from .isolation import NO_WEIGHTS, fit_predict, label_sources, start_early
     from .job_checkpoint import job_identity
+    from .variantrows import record_rows, side_patches
 
     job = resolved.job
     start_early(resolved.method_class)  # the guarded process's imports overlap the loading below
     protocol, variant = Protocol(**job.protocol), Variant(**job.variant)
     variant.check_protocol(protocol)
-    cohort, folds = load_cohort(protocol), variant.folds()
+    cohort, folds = variant.cohort(protocol), variant.folds()
     source, settings = source_and_settings(job, resolved.patch_size)
     patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
                            allow_missing=job.allow_missing)
@@ -168,8 +171,9 @@ def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRe
     available = set(patches.nodule_ids)  # fewer than the cohort only with --allow-missing on the ct source
     train_table = train_table[train_table["nodule_id"].isin(available)].reset_index(drop=True)
     test_table = test_table[test_table["nodule_id"].isin(available)].reset_index(drop=True)
-    train = FoldData(train_table, patches.select(train_table["nodule_id"]), labelled=True)
-    test = FoldData.unlabelled(test_table, patches.select(test_table["nodule_id"]))
+    train_patches, test_patches = side_patches(variant, folds, patches, train_table, test_table, job.fold)
+    train = FoldData(train_table, train_patches, labelled=True)
+    test = FoldData.unlabelled(test_table, test_patches)
     coverage = cohort_coverage(cohort.table, patches.missing)
     check_min_coverage(coverage, job.min_coverage)
     coverage = fold_record(coverage, len(fold_ids), len(test_table))
@@ -186,14 +190,27 @@ def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRe
     # the same identity; the guarded child learns where through the environment (lidcbench.training.checkpoints).
     checkpointing = replace(checkpointing, identity=job_identity(
         resolved.method_class, resolved.params, resolved.device, patches.key, train_table, test_table["nodule_id"]))
+    own = str(checkpoints.prepare_folder(checkpointing))
+    # best-epoch-on-test: each epoch's weights in the job's own folder, so a resumed job keeps them.
+    epochs_folder = str(Path(own) / "epochs") if variant.selects_on_test else None
     # In a guarded child process that cannot open what holds labels (lidcbench.running.isolation).
     with checkpoints.saving_to(checkpointing), _parameter_errors(resolved):
         fitted = fit_predict(resolved.method_class, resolved.params, train, test,
                              label_sources(cohort.db_path, [job.out_dir]), name=job.method,
-                             own=[str(checkpoints.prepare_folder(checkpointing))], wall_required=job.require_wall)
+                             own=[own], wall_required=job.require_wall, epochs_folder=epochs_folder)
     predictions = validate_predictions(fitted.predictions, cohort)
+    selection = None
+    if variant.selects_on_test:  # the runner, which holds the labels, chooses; the method only predicted
+        from lidcbench.scoring.selection import best_epoch_on_test
+
+        selection = best_epoch_on_test([validate_predictions(p, cohort) for p in fitted.by_epoch or ()],
+                                       test_table, diameter=protocol.diameter)
+        predictions = selection.predictions
     metrics = score_fold(predictions, test_table, train_table, diameter=protocol.diameter)
+    if selection is not None:
+        metrics = {**metrics, "selection": selection.to_record()}
     nodules = nodule_predictions(predictions, test_table, diameter=protocol.diameter)
+    nodules, metrics = record_rows(variant, predictions, nodules, test_table, metrics, protocol.diameter)
     if patches.missing:  # with allow_missing: the record names the test nodules left out
         left_out = set(patches.missing) & fold_ids
         metrics = {**metrics, "left_out_missing_scans": sorted(left_out)}
@@ -209,6 +226,7 @@ def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRe
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)
+    snapshots.discard(epochs_folder)
     checkpoints.discard(checkpointing)
     return record, path
 

@@ -76,6 +76,8 @@ class Fitted:
     # The epoch fit resumed from its job's checkpoint after (None: a fresh start); ``seconds`` then adds the
     # earlier parts' training seconds (lidcbench.training.checkpoints.timing).
     resumed_from_epoch: int | None = None
+    # With an epochs folder (best-epoch-on-test): the test predictions after each epoch, epoch 1 first.
+    by_epoch: tuple[Any, ...] | None = None
 
 
 def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
@@ -139,20 +141,24 @@ def require_wall() -> None:
 
 
 def fit_predict(method_class: type, params: dict[str, Any], train, test, refused: Iterable[str],
-                name: str | None = None, own: Iterable[str] = (), wall_required: bool = False) -> Fitted:
+                name: str | None = None, own: Iterable[str] = (), wall_required: bool = False,
+                epochs_folder: str | None = None) -> Fitted:
     """Build the method from ``params``, fit it on ``train``, predict ``test``: in a guarded
     child process (see the module's notes), or in this process where isolation is off.
     ``own``: folders the method may write besides its private temporary folder (its checkpoint's);
-    ``wall_required``: fail rather than run behind the tripwire alone."""
+    ``wall_required``: fail rather than run behind the tripwire alone; ``epochs_folder`` (inside one
+    of ``own``): keep each epoch's weights there and predict ``test`` after each epoch too
+    (:mod:`lidcbench.training.snapshots`; the runner, not the method, scores them)."""
     name = name or method_class.__name__
     if wall_required:
         require_wall()
     if not isolation_enabled():
-        return _fit_predict(method_class, params, train, test, name)
+        return _fit_predict(method_class, params, train, test, name, epochs_folder=epochs_folder)
     with _shared_payload((method_class, params, train, test, name)) as payload, _private_folder() as temporary, \
             forwarding() as progress_end:
         wall = None if tripwire_only() else _wall_for(method_class, refused, [temporary, *own])
-        settings = {"temporary": temporary, "wall": wall, "wall_required": wall_required, "progress": progress_end}
+        settings = {"temporary": temporary, "wall": wall, "wall_required": wall_required, "progress": progress_end,
+                    "epochs_folder": epochs_folder}
         # The tripwire also refuses the committed results and git objects of the repository lidcbench or the
         # working folder lies in (the wall finds those itself).
         here = [os.getcwd(), os.path.dirname(os.path.dirname(__file__))]
@@ -166,18 +172,22 @@ def fit_predict(method_class: type, params: dict[str, Any], train, test, refused
     return outcome
 
 
-def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str, isolation: str = "off") -> Fitted:
+def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: str, isolation: str = "off",
+                 epochs_folder: str | None = None) -> Fitted:
+    from lidcbench.training import snapshots
     from lidcbench.training.checkpoints import timing
 
     with timing() as part:
         method = method_class(**params)
-        if method.fit(train) is not method:
-            raise PluginError(f"method {name!r}: fit must return the method itself.")
+        with snapshots.recording(epochs_folder) as recording:
+            if method.fit(train) is not method:
+                raise PluginError(f"method {name!r}: fit must return the method itself.")
         predictions = method.predict(test)
-        seconds = part.seconds()
+        seconds = part.seconds()  # fit and predict as the protocol runs them (and any earlier parts): no replay
+    by_epoch = tuple(snapshots.replay(recording, lambda: method.predict(test))) if recording else None
     return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds,
                   selected=getattr(method, "selected_params_", {}), isolation=isolation,
-                  resumed_from_epoch=part.resumed_from_epoch)
+                  resumed_from_epoch=part.resumed_from_epoch, by_epoch=by_epoch)
 
 
 @contextmanager
@@ -356,7 +366,7 @@ def _child_main(payload: tuple[bytes, list[str]], refused: tuple[str, ...], sett
         isolation = _raise_wall(settings)
         attempts = tripwire.install(refused, settings["runner"])
         method_class, params, train, test, name = _load_payload(payload)  # imports the method behind both
-        outcome: Any = _fit_predict(method_class, params, train, test, name, isolation)
+        outcome: Any = _fit_predict(method_class, params, train, test, name, isolation, settings["epochs_folder"])
     except Exception as error:  # handed to the runner, which raises it
         outcome = _portable(error)
     try:

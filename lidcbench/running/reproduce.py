@@ -1,7 +1,7 @@
 """Rerun a record's exact job with today's code and say whether the numbers agree.
 
 A record holds everything its job was made from: method, parameters, fold,
-seed, profile, source with its settings, protocol and folds version.
+seed, profile, source with its settings, protocol, folds version and evaluation variant.
 :func:`job_for` turns it back into a :class:`FoldJob`; :func:`check_plan`
 asks only whether today's code accepts that job (the method and its
 parameters), and :func:`reproduce` runs it into a temporary folder and
@@ -17,6 +17,7 @@ from typing import Any
 
 from lidcbench.errors import LidcbenchError, RecordError
 from lidcbench.plugins.registry import Registry
+from lidcbench.protocol.variants import Variant
 from lidcbench.results.records import FILE_NAME, RunRecord, read_record
 
 from .fold import FoldJob, plan, run_fold
@@ -48,7 +49,8 @@ def job_for(record: RunRecord, out_dir: str | Path, device: str | None = None,
     params = {name: value for name, value in record.method_params.items() if name not in RUNNER_SET}
     return FoldJob(method=record.method, fold=record.fold, seed=record.seed, profile=record.profile, params=params,
                    source=record.source, source_options=dict(source_options or {}), protocol=dict(record.protocol),
-                   out_dir=str(out_dir), device=device or str(record.method_params.get("device", "auto")))
+                   out_dir=str(out_dir), device=device or str(record.method_params.get("device", "auto")),
+                   variant=Variant.from_record(record.variant).choices())
 
 
 def check_plan(record: RunRecord, registry: Registry | None = None) -> str | None:
@@ -85,8 +87,9 @@ def compare(path: Path, recorded: RunRecord, rerun: RunRecord, tolerance: float)
     """Largest probability difference over the fold's nodules and the AUC difference."""
     auc_recorded = recorded.metrics["classification"]["auc"]
     auc_rerun = rerun.metrics["classification"]["auc"]
-    old = recorded.nodule_frame().set_index("nodule_id")["malignancy"].astype(float)
-    new = rerun.nodule_frame().set_index("nodule_id")["malignancy"].astype(float)
+    key = ["nodule_id", "slice_index"] if "slice_index" in recorded.nodules["columns"] else "nodule_id"  # split-slice
+    old = recorded.nodule_frame().set_index(key)["malignancy"].astype(float)
+    new = rerun.nodule_frame().set_index(key)["malignancy"].astype(float)
     problem = None
     if set(old.index) != set(new.index):
         problem = (f"the rerun scored other nodules ({len(set(old.index) - set(new.index))} recorded ones missing, "

@@ -55,6 +55,19 @@ def nodule_predictions(predictions: Predictions, test_table: pd.DataFrame, *, di
         "nodule_id", ignore_index=True)
 
 
+def slice_predictions(predictions: Predictions, test_table: pd.DataFrame, *, diameter: str = "mean") -> pd.DataFrame:
+    """One row per predicted test slice: nodule_id, slice_index, label, diameter_mm, malignancy and the
+    predicted attributes (split-slice records: each slice is a sample)."""
+    nodules = nodule_predictions(predictions, test_table, diameter=diameter)  # checks every nodule is predicted
+    rows = predictions.frame[["nodule_id", "slice_index", "malignancy", *predictions.attributes]]
+    if rows["slice_index"].isna().any():
+        raise PredictionsError("a slice-level split scores each slice: predict one row per test slice, "
+                               "not one per nodule.")
+    truth = nodules[["nodule_id", "label", "diameter_mm"]]
+    return truth.merge(rows.astype({"slice_index": "int64"}), on="nodule_id", how="inner").sort_values(
+        ["nodule_id", "slice_index"], ignore_index=True)
+
+
 def classification_by_size(nodules: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return {name: classification_metrics(nodules.loc[mask, "label"], nodules.loc[mask, "malignancy"])
             for name, mask in _size_strata(nodules["diameter_mm"]).items()}

@@ -46,6 +46,8 @@ from typing import Any
 
 from lidcbench.errors import CheckpointBusyError
 
+from . import snapshots
+
 # 3: the identity by part (code, data, device, parameters) and the training seconds so far;
 # 2: NumPy's generator state as plain values, loaded with weights_only
 FORMAT = 3
@@ -157,6 +159,7 @@ def epochs(total: int, start: int = 0, **state: Any) -> Iterator[int]:
     for epoch in range(start, total):
         yield epoch  # the caller trains one epoch; we continue here when it asks for the next
         done = epoch + 1
+        snapshots.after_epoch(done, state)  # best-epoch-on-test; before the checkpoint, so a resume has it
         if target is not None and done < total and _due(target, done, _clock() - last_save):
             _save(target, state, done, part.seconds())
             last_save = _clock()
