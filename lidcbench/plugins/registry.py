@@ -27,6 +27,8 @@ BUILTINS: dict[str, tuple[str, str]] = {
               "Lasso regression per rating on intensity, texture and shape features of the patches."),
     "elastic-net": ("lidcbench.baselines.linear:ElasticNetMethod",
                     "Elastic-net regression per rating on intensity, texture and shape features of the patches."),
+    "shape3d": ("lidcbench.baselines.shape3d:Shape3dMethod",
+                "Logistic regression on 3D shape features (volume, surface, sphericity, ...) of the nodule's cube."),
     "cnn": ("lidcbench.baselines.cnn:CnnMethod",
             "Plain timm ResNet classifier of malignancy: the paper's single-task reference point."),
     "mtmr": ("lidcbench.methods.mtmr:Mtmr",
