@@ -58,3 +58,11 @@ def test_the_mask_is_the_tissue_component_nearest_the_centre():
 @pytest.mark.parametrize("check", method_checks(Shape3dMethod, {"patch_size": 16}), ids=lambda c: c.__name__)
 def test_conformance(check):
     check()
+
+
+def test_a_run_builds_the_cube_size_the_method_defaults_to():
+    from lidcbench.running.fold import FoldJob, plan
+
+    resolved = plan(FoldJob(method="shape3d", fold=0))
+    assert (resolved.patch_kind, resolved.patch_size, resolved.voxel_mm) == ("volume", 64, 1.0)
+    assert plan(FoldJob(method="shape3d", fold=0, params={"patch_size": 32})).patch_size == 32

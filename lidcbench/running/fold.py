@@ -16,7 +16,7 @@ from typing import Any
 from lidcbench.errors import LidcbenchError, PluginError
 from lidcbench.plugins.codedigest import method_code_digest
 from lidcbench.plugins.method import FoldData, Method
-from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
+from lidcbench.plugins.params import annotations, check_params, convert, defaults, refused_parameter
 from lidcbench.plugins.registry import Registry, default_registry
 from lidcbench.protocol.rules import Protocol
 from lidcbench.protocol.variants import Variant
@@ -111,9 +111,12 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     if kind not in PATCH_KINDS:
         raise PluginError(f"method {job.method!r} asks for patch kind {kind!r}; a method takes one of "
                           f"{', '.join(PATCH_KINDS)} (class attribute patch_kind).")
-    default_size = DEFAULT_VOLUME_SIZE if kind == "volume" else DEFAULT_PATCH_SIZE
-    return Plan(job, method_class, profile, params, device, int(params.get("patch_size", default_size)), kind,
-                float(params.get("voxel_mm", DEFAULT_VOXEL_MM)))
+    if kind == "slices":
+        return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
+    # A volume method's cube is its own patch_size and voxel_mm, as set or as __init__ defaults them.
+    values = {**defaults(method_class), **params}
+    return Plan(job, method_class, profile, params, device, int(values.get("patch_size", DEFAULT_VOLUME_SIZE)), kind,
+                float(values.get("voxel_mm", DEFAULT_VOXEL_MM)))
 
 
 def source_and_settings(job: FoldJob, size: int, kind: str = "slices", voxel_mm: float = DEFAULT_VOXEL_MM):
