@@ -1,10 +1,8 @@
-"""The shape3d baseline: its features measure known shapes, and it passes the conformance checks."""
+"""The shape3d baseline: its features measure known shapes (its conformance is in test_conformance.py)."""
 import numpy as np
 import pytest
 
-from lidcbench.baselines.shape3d import Shape3dMethod
 from lidcbench.baselines.shape_features import FEATURE_NAMES, nodule_mask, shape_features
-from lidcbench.testing import method_checks
 
 SIZE = 48
 
@@ -55,9 +53,6 @@ def test_the_mask_is_the_tissue_component_nearest_the_centre():
     assert np.isfinite(shape_features(np.zeros((8, 8, 8), dtype=bool), 1.0)).all()  # no tissue: still a row
 
 
-@pytest.mark.parametrize("check", method_checks(Shape3dMethod, {"patch_size": 16}), ids=lambda c: c.__name__)
-def test_conformance(check):
-    check()
 
 
 def test_a_run_builds_the_cube_size_the_method_defaults_to():

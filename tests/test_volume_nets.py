@@ -1,13 +1,9 @@
-"""The volume networks: cubes drawn and augmented on the device, the networks' shapes, and the
-conformance of cnn3d and cnn25d."""
+"""The volume networks: cubes drawn and augmented on the device, and the networks' shapes (cnn3d's and
+cnn25d's conformance is in test_conformance.py with every built-in)."""
 import numpy as np
-import pytest
 import torch
 
-from lidcbench.baselines.cnn3d import Cnn3dMethod
-from lidcbench.baselines.cnn25d import Cnn25dMethod
 from lidcbench.baselines.nets3d import NarrowResNet3d, OrthogonalPlanes, r3d_18_one_channel
-from lidcbench.testing import method_checks
 from lidcbench.training.volumedata import VolumeSet, centre_cube, shift_flip_rotate
 
 
@@ -77,18 +73,3 @@ def test_the_planes_are_the_three_orthogonal_ones_through_the_centre():
     planes = seen["planes"][0]
     assert torch.equal(planes[0], cube[0, 0, 4]) and torch.equal(planes[1], cube[0, 0, :, 4])
     assert torch.equal(planes[2], cube[0, 0, :, :, 4])
-
-
-SMALL_3D = {"width": 4, "patch_size": 16, "crop": 12, "epochs": 1, "lr_steps": (1,), "batch_size": 8, "device": "cpu"}
-SMALL_25D = {"pretrained": "none", "patch_size": 16, "crop": 12, "epochs": 1, "lr_steps": (1,), "batch_size": 8,
-             "device": "cpu"}
-
-
-@pytest.mark.parametrize("check", method_checks(Cnn3dMethod, SMALL_3D), ids=lambda c: c.__name__)
-def test_cnn3d_conformance(check):
-    check()
-
-
-@pytest.mark.parametrize("check", method_checks(Cnn25dMethod, SMALL_25D), ids=lambda c: c.__name__)
-def test_cnn25d_conformance(check):
-    check()
