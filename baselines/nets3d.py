@@ -8,8 +8,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lidcbench.errors import LidcbenchError
-
 BACKBONES_3D = ("resnet3d-narrow", "r3d_18")
 
 
@@ -64,7 +62,7 @@ def backbone_3d(name: str, width: int) -> nn.Module:
         return r3d_18_one_channel()
     if name == "resnet3d-narrow":
         return NarrowResNet3d(width)
-    raise LidcbenchError(f"unknown 3D backbone {name!r}; known: {', '.join(BACKBONES_3D)}.")  # params check first
+    raise ValueError(f"backbone={name!r}: known 3D backbones are {', '.join(BACKBONES_3D)}")  # checked before
 
 
 class OrthogonalPlanes(nn.Module):
@@ -99,6 +97,7 @@ def timm_backbone_3_channels(name: str, pretrained: str) -> tuple[nn.Module, str
         return timm.create_model(name, pretrained=False, num_classes=0, in_chans=3), \
             "none (random init: no local ImageNet weights found)"
     if not Path(path).is_file():
-        raise LidcbenchError(f"pretrained weights file {path} does not exist.")
+        # A ValueError naming the parameter: the runner turns it into a one-line error naming the method.
+        raise ValueError(f"pretrained={path!r}: no such weights file")
     model = timm.create_model(name, pretrained=True, num_classes=0, in_chans=3, pretrained_cfg_overlay={"file": str(path)})
     return model, f"imagenet ({path})"
