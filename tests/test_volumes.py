@@ -158,3 +158,14 @@ def test_bad_volume_settings_and_sources_without_volumes_are_named_errors(small,
 
     with pytest.raises(SourceError, match="does not render volumes"):
         load_volumes(small, Flat(), size=16, progress=False)
+
+
+def test_a_volume_methods_page_says_why_it_has_no_gallery(cohort):
+    from types import SimpleNamespace
+
+    from lidcbench.errors import LidcbenchError
+    from lidcbench.reports.gallery import source_patches
+
+    record = SimpleNamespace(source="contours", source_settings={"kind": "volume", "patch_size": 64})
+    with pytest.raises(LidcbenchError, match="saw cubes"):
+        source_patches(record, cohort)
