@@ -6,7 +6,7 @@ from lidcbench.testing import method_checks
 
 _SMALL_TORCH = {"backbone": "resnet10t", "pretrained": "none", "patch_size": 32, "crop": 28, "epochs": 1,
                 "max_slices_per_nodule": 1, "device": "cpu"}
-# Parameters that keep each method's checks to seconds on the synthetic 32-pixel data.
+# Parameters that keep each method's checks to seconds on the synthetic 32-pixel data (16-voxel cubes).
 CHECK_PARAMS = {
     "diameter": {},
     "tiny": {},
@@ -17,6 +17,12 @@ CHECK_PARAMS = {
     "mtmr": {**_SMALL_TORCH, "pairs_per_batch": 4},
     "mtmr-reg": {**_SMALL_TORCH, "pairs_per_batch": 4},
     "mtmr-rank": {**_SMALL_TORCH, "pairs_per_batch": 4},
+    # Volume methods: checked on 16-voxel synthetic cubes.
+    "shape3d": {"patch_size": 16},
+    "cnn3d": {"width": 4, "patch_size": 16, "crop": 12, "epochs": 1, "lr_steps": (1,), "batch_size": 8,
+              "device": "cpu"},
+    "cnn25d": {"backbone": "resnet10t", "pretrained": "none", "patch_size": 16, "crop": 12, "epochs": 1,
+               "lr_steps": (1,), "batch_size": 8, "device": "cpu"},
 }
 
 

@@ -172,3 +172,27 @@ def test_a_series_with_a_slice_gap_is_an_error_naming_the_scan(cohort, tmp_path)
     write_series(936, nodules, tmp_path / "gap", "uids", slices=set(row["slices"]) - {row["slices"][1]})
     with pytest.raises(DicomSeriesError, match=f"{row['patient_id']}.*slice {row['slices'][1]}.*gap"):
         CtSource(tmp_path / "gap").render_nodule(row, SIZE)
+
+
+def test_volumes_hold_the_blob_at_the_centre_over_the_nodules_slices(dicom_root, cohort):
+    """The ct cube reads every slice it reaches, windowed like the 2D patches; the blob written on the
+    nodule's slices sits at the cube's centre and spans their z range in mm, and the background changes
+    along z as the slices do."""
+    source = CtSource(dicom_root)
+    for row in _nodules(cohort, (698, 1)):
+        volume = source.render_volume(row, 32, 1.0)
+        assert volume.shape == (32, 32, 32) and volume.dtype == np.float32
+        assert (volume[15:17, 15:17, 15:17] > 0.95).all(), row["nodule_id"]  # 150 HU: the window's top
+        blob = np.argwhere(volume > 0.95)
+        centre = (blob.min(axis=0) + blob.max(axis=0)) / 2
+        assert np.abs(centre - 15.5).max() <= 2.5
+        assert not np.allclose(volume[0, 0, 0], volume[-1, 0, 0])  # background HU follows the slice index
+        z = nodule_geometry(row).slice_z
+        assert abs(int(np.ptp(blob[:, 0])) - (max(z) - min(z))) <= 2, row["nodule_id"]
+
+
+def test_a_volume_needing_a_slice_missing_from_the_download_names_the_gap(dicom_root, cohort):
+    source = CtSource(dicom_root)
+    row = _nodules(cohort, (936,))[0]  # only the nodules' own slices were written for this scan
+    with pytest.raises(DicomSeriesError, match="gap"):
+        source.render_volume(row, 32, 1.0)

@@ -38,6 +38,7 @@ class Workload:
     optimiser: torch.optim.Optimizer
     unit: str = "slices"
     images_per_unit: int = 1
+    dims: int = 2  # 3: the network takes cubes (B, 1, S, S, S)
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,11 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=dtype)
 
 
-def _images(batch: int, size: int, device: torch.device, channels_last: bool) -> torch.Tensor:
-    images = torch.rand(batch, 1, size, size, device=device)
-    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+def _images(batch: int, size: int, device: torch.device, channels_last: bool, dims: int = 2) -> torch.Tensor:
+    images = torch.rand(batch, 1, *(size,) * dims, device=device)
+    if not channels_last:
+        return images
+    return images.contiguous(memory_format=torch.channels_last_3d if dims == 3 else torch.channels_last)
 
 
 def _timed(step: Callable[[], Any], device: torch.device, settings: Settings) -> list[float]:
@@ -107,22 +110,24 @@ def _with_oom_halving(measure: Callable[[int], dict[str, Any]], batch: int, devi
     return {"error": f"out of memory even at batch 1 (tried {halvings})", "oom_halvings": halvings}
 
 
-def prepare(model: nn.Module, device: torch.device, settings: Settings) -> nn.Module:
+def prepare(model: nn.Module, device: torch.device, settings: Settings, dims: int = 2) -> nn.Module:
     model = model.to(device)
     if settings.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last_3d if dims == 3 else torch.channels_last)
     if settings.compile:
         model = torch.compile(model)
     return model
 
 
-def inference(model: nn.Module, size: int, settings: Settings, slices_per_nodule: float) -> dict[str, Any]:
-    """Slices/s and nodules/s of ``model`` in eval mode, and single-nodule latency p50/p95."""
+def inference(model: nn.Module, size: int, settings: Settings, slices_per_nodule: float,
+              dims: int = 2) -> dict[str, Any]:
+    """Slices/s and nodules/s of ``model`` in eval mode, and single-nodule latency p50/p95
+    (``dims`` 3: cubes, one a nodule, counted as "slices" in the record's fields)."""
     device = torch.device(settings.device)
     model.eval()
 
     def measure(batch: int) -> dict[str, Any]:
-        images = _images(batch, size, device, settings.channels_last)
+        images = _images(batch, size, device, settings.channels_last, dims)
 
         @torch.inference_mode()
         def step():
@@ -135,7 +140,7 @@ def inference(model: nn.Module, size: int, settings: Settings, slices_per_nodule
 
     result = _with_oom_halving(measure, settings.batch_size, device)
     # One nodule: its slices as one batch, timed call by call.
-    nodule = _images(max(1, round(slices_per_nodule)), size, device, settings.channels_last)
+    nodule = _images(max(1, round(slices_per_nodule)), size, device, settings.channels_last, dims)
     latencies = []
     with torch.inference_mode(), _autocast(device, settings.precision):
         for index in range(settings.warmup + 50):
@@ -157,7 +162,7 @@ def training(workload: Workload, settings: Settings) -> dict[str, Any]:
     workload.model.train()
 
     def measure(batch: int) -> dict[str, Any]:
-        images = _images(batch, workload.input_size, device, settings.channels_last)
+        images = _images(batch, workload.input_size, device, settings.channels_last, workload.dims)
 
         def step():
             workload.optimiser.zero_grad(set_to_none=True)
@@ -175,12 +180,14 @@ def training(workload: Workload, settings: Settings) -> dict[str, Any]:
 
 def data_path(images: np.ndarray, crop: int, settings: Settings) -> dict[str, Any]:
     """Patches/s of the training data path: batches sampled, cropped and flipped on the device from
-    the training set held there (:mod:`lidcbench.training.devicedata`), as a method's training loop draws them."""
+    the training set held there (:mod:`lidcbench.training.devicedata`; for cubes (N, S, S, S),
+    :mod:`lidcbench.training.volumedata`), as a method's training loop draws them."""
     from lidcbench.training.devicedata import TrainingSet
+    from lidcbench.training.volumedata import VolumeSet
 
     device = torch.device(settings.device)
     labels = np.arange(len(images)) % 2
-    data = TrainingSet.on(device, images, labels[:, None], labels, crop)
+    data = (VolumeSet if images.ndim == 4 else TrainingSet).on(device, images, labels[:, None], labels, crop)
     generator = torch.Generator(device=device).manual_seed(0)
     batches = _forever(lambda: data.epoch(settings.batch_size, generator))
     return {"patches_per_s": _rates(_timed(lambda: next(batches), device, settings), settings.batch_size),
@@ -199,13 +206,18 @@ def method_loop(loop, settings: Settings, images_per_unit: int, unit: str) -> di
             f"{unit}_per_s": _rates(per_iteration, loop.batch_size // images_per_unit)}
 
 
-def loop_data(cohort, patches, size: int, seed: int = 0):
+def loop_data(cohort, patches, size: int, seed: int = 0, volumes: bool = False):
     """Labelled training data for timing a method's loop: the whole cohort with ``patches``, or, when
     None, random pixels in the cohort's shape (the loop's speed does not depend on the pixels)."""
     from lidcbench.patches import Patches
+    from lidcbench.patches.volumes import Volumes
     from lidcbench.plugins.method import FoldData
 
     table = cohort.table
+    if patches is None and volumes:
+        cubes = np.random.default_rng(seed).random((len(table), size, size, size), dtype=np.float32)
+        patches = Volumes(images=cubes.astype(np.float16), nodule_ids=table["nodule_id"].to_numpy(dtype=str),
+                          source="random", settings={"size": size}, key="random")
     if patches is None:
         counts = table["n_slices"].to_numpy()
         images = np.random.default_rng(seed).random((int(counts.sum()), size, size), dtype=np.float32)

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "analyze": "The paper's analyses: recursive feature elimination (Table IV) and t-SNE (Fig. 5).",
     "reproduce": "Rerun each record's exact job with today's code; say whether its numbers agree.",
     "bench": "Measure a method's inference, training and data-path throughput; write a record.",
+    "export": "Write the cohort's cubes in another benchmark's layout (medmnist: NoduleMNIST3D's .npz).",
     "check-split": "Check a split (CSV of ids and folds) for patient, nodule and near-duplicate-slice overlap.",
 }
 

@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
                               channels_last=args.channels_last, compile=args.compile, repeats=args.repeats,
                               seconds_per_repeat=args.seconds)
     cohort = load_cohort()
-    slices_per_nodule = cohort.table["n_slices"].sum() / len(cohort.table)
+    volumes = resolved.patch_kind == "volume"
+    dims = 3 if volumes else 2
+    slices_per_nodule = 1.0 if volumes else cohort.table["n_slices"].sum() / len(cohort.table)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
     console.print(f"[bold]{args.method}[/] profile [bold]{resolved.profile}[/] on [bold]{name}[/], batch {batch}, "
                   f"{args.precision}{', channels_last' if args.channels_last else ''}"
@@ -61,28 +63,32 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # untrained networks: the missing-weights warning says nothing here
-        workload = method.bench_workload(lambda model: bench.prepare(model, device, settings))
+        workload = method.bench_workload(lambda model: bench.prepare(model, device, settings, dims))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     console.print("timing inference ...")
-    inference = bench.inference(workload.model, workload.input_size, settings, slices_per_nodule)
+    inference = bench.inference(workload.model, workload.input_size, settings, slices_per_nodule, dims)
     console.print("timing training ...")
     training = bench.training(workload, settings)
     memory = bench.peak_memory(device)
+    workload_unit = workload.unit
     del workload
     console.print(f"timing a bare {method.backbone} forward ...")
-    import timm
-
-    bare_model = bench.prepare(timm.create_model(method.backbone, pretrained=False, num_classes=0, in_chans=1),
-                               device, settings)
-    bare = bench.inference(bare_model, method.crop, settings, slices_per_nodule)
+    bare_model = bench.prepare(_bare_backbone(method), device, settings, dims)
+    bare = bench.inference(bare_model, method.crop, settings, slices_per_nodule, dims)
     del bare_model
     loader = patches = None
     if not args.no_loader:
-        from lidcbench.patches.cache import load_patches
+        if volumes:
+            from lidcbench.patches.volume_cache import load_volumes
 
-        console.print(f"timing the data path at {method.patch_size} px ...")
-        patches = load_patches(cohort, "contours", size=method.patch_size)
+            console.print(f"timing the data path at {method.patch_size}^3 voxels ...")
+            patches = load_volumes(cohort, "contours", size=method.patch_size, voxel_mm=resolved.voxel_mm)
+        else:
+            from lidcbench.patches.cache import load_patches
+
+            console.print(f"timing the data path at {method.patch_size} px ...")
+            patches = load_patches(cohort, "contours", size=method.patch_size)
         loader = bench.data_path(patches.images, method.crop, settings)
     loop = loop_network = None
     if not args.no_loop:
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                      "compile": args.compile, "repeats": args.repeats, "seconds_per_repeat": args.seconds,
                      "input_size": method.crop, "slices_per_nodule": slices_per_nodule},
         "inference": inference, "training": training, "training_unit": "pairs" if "pairs_per_s" in training
-        else "slices", "bare_backbone": {"model": method.backbone, **bare}, "loader": loader, "memory": memory,
+        else workload_unit, "bare_backbone": {"model": method.backbone, **bare}, "loader": loader, "memory": memory,
         "harness_over_bare": bench.ratio(inference, bare, "slices_per_s"),
         "loader_over_training": (loader["patches_per_s"]["median"] / training_images["median"]
                                  if loader and training_images else None),
@@ -118,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
                       f"network's training rate at its batch of {loop['batch_size']}", highlight=False)
     console.print(f"wrote {path}")
     return 0
+
+
+def _bare_backbone(method):
+    """The method's backbone alone: its own ``_backbone`` where it has one (the volume networks),
+    else the timm model it names."""
+    if hasattr(method, "_backbone"):
+        return method._backbone("none")[0]
+    import timm
+
+    return timm.create_model(method.backbone, pretrained=False, num_classes=0, in_chans=1)
 
 
 def _percent(ratio: float | None) -> str:
@@ -144,12 +160,13 @@ def _time_method_loop(resolved, args, cohort, patches, settings, console):
     console.print(f"timing the method's own training loop ({'cached patches' if patches else 'random pixels'}) ...")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        train = bench.loop_data(cohort, patches, method.patch_size)
+        train = bench.loop_data(cohort, patches, method.patch_size, volumes=resolved.patch_kind == "volume")
         loop = method.training_loop(train, device)
         # The loop trains as fit does: bf16 and channels_last on a GPU, fp32 on the CPU.
         same = dataclasses.replace(settings, batch_size=loop.batch_size, precision="bf16" if device.type == "cuda"
                                    else "fp32", channels_last=device.type == "cuda")
-        workload = method.bench_workload(lambda model: bench.prepare(model, device, same))
+        dims = 3 if resolved.patch_kind == "volume" else 2
+        workload = method.bench_workload(lambda model: bench.prepare(model, device, same, dims))
     timed = bench.method_loop(loop, same, workload.images_per_unit, workload.unit)
     del loop, train
     console.print(f"timing the network's training step at the loop's batch of {same.batch_size} ...")

@@ -14,7 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = actions.add_parser("build", help="build (or check) the patches of a source for the cohort")
     build.add_argument("--source", default="contours", help="contours (built in, default) or ct (your DICOM)")
-    build.add_argument("--size", type=int, default=256, metavar="N", help="patch side in pixels (default 256)")
+    build.add_argument("--size", type=int, metavar="N",
+                       help="patch side in pixels (default 256); with --kind volume, cube side in voxels (default 32)")
+    build.add_argument("--kind", choices=("slices", "volume"), default="slices",
+                       help="2D patches, one per slice (default), or one cube per nodule at isotropic spacing")
+    build.add_argument("--voxel-mm", type=float, default=1.0, metavar="MM",
+                       help="--kind volume: voxel side in mm (default 1)")
     build.add_argument("--dicom-root", type=Path, metavar="DIR",
                        help="ct source: folder with the LIDC-IDRI-dddd folders (default: $LIDCBENCH_DICOM_ROOT, "
                             "else pylidc's ~/.pylidcrc)")
@@ -43,7 +48,16 @@ def _build(args: argparse.Namespace) -> int:
     options = {"dicom_root": args.dicom_root} if args.source == "ct" else {}
     source = make_source(args.source, **options)
     cohort = load_cohort(protocol_from_args(args))
-    patches = load_patches(cohort, source, size=args.size, cache_dir=args.cache_dir,
+    if args.kind == "volume":
+        from lidcbench.patches.volume_cache import load_volumes
+
+        volumes = load_volumes(cohort, source, size=args.size or 32, voxel_mm=args.voxel_mm, cache_dir=args.cache_dir,
+                               allow_missing=args.allow_missing, workers=args.workers)
+        print(f"{volumes.key}: {len(volumes)} volumes of {volumes.size}^3 voxels from {source.describe()}")
+        if volumes.missing:
+            print(f"left out {len(volumes.missing)} nodules whose scans are missing; they are listed in the cache file")
+        return 0
+    patches = load_patches(cohort, source, size=args.size or 256, cache_dir=args.cache_dir,
                            allow_missing=args.allow_missing, workers=args.workers)
     kept = len(set(patches.nodule_ids))
     print(f"{patches.key}: {len(patches)} patches of {kept} nodules from {source.describe()}")
@@ -64,7 +78,7 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         listing = [{"key": e.key, "path": str(e.path), "bytes": e.bytes, "problem": e.problem,
                     **({k: e.manifest[k] for k in _SUMMARY} if e.manifest else {}),
-                    **({"nodules": len(e.manifest["nodule_ids"]), "patches": sum(e.manifest["slice_counts"]),
+                    **({"nodules": len(e.manifest["nodule_ids"]), "patches": _count(e.manifest),
                         "missing": len(e.manifest["missing"])} if e.manifest else {})} for e in entries]
         print(json.dumps({"cache_dir": str(root), "entries": listing, "dicom_indexes": len(indexes),
                           "leftovers": [str(p) for p in leftovers]}, indent=2))
@@ -78,8 +92,9 @@ def _info(args: argparse.Namespace) -> int:
             continue
         m = entry.manifest
         missing = f", {len(m['missing'])} left out (missing scans)" if m["missing"] else ""
-        print(f"  {entry.key}  {entry.bytes / 1e6:.1f} MB  {m['source']} {m['size']} px, "
-              f"{len(m['nodule_ids'])} nodules{missing}, {sum(m['slice_counts'])} patches, "
+        shape = f"{m['size']}^3 voxels of {m['voxel_mm']:g} mm" if m.get("kind") == "volume" else f"{m['size']} px"
+        print(f"  {entry.key}  {entry.bytes / 1e6:.1f} MB  {m['source']} {shape}, "
+              f"{len(m['nodule_ids'])} nodules{missing}, {_count(m)} {'volumes' if m.get('kind') == 'volume' else 'patches'}, "
               f"protocol {m['protocol_hash']}, built {m['created']}")
     if indexes:
         print(f"DICOM header indexes of {len(indexes)} series (ct source), "
@@ -88,6 +103,11 @@ def _info(args: argparse.Namespace) -> int:
         print(f"{len(leftovers)} unfinished temporary file(s) from interrupted writes; `lidcbench cache clear` "
               f"removes them")
     return 0
+
+
+def _count(manifest: dict) -> int:
+    """Patches in a 2D file, cubes in a volume file."""
+    return len(manifest["nodule_ids"]) if manifest.get("kind") == "volume" else sum(manifest["slice_counts"])
 
 
 _SUMMARY = ("source", "size", "protocol_hash", "created", "lidcbench_version")

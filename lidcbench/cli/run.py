@@ -20,7 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", default="all", help="'all' or comma-separated fold numbers (default: all)")
     parser.add_argument("--seeds", "--seed", dest="seeds", default="0",
                         help="seeds, comma-separated or a range: 0,1,2 or 0-4 (default: 0)")
-    parser.add_argument("--source", default="contours", help="patch source: contours (built in) or ct")
+    parser.add_argument("--source", default="contours",
+                        help="patch source: contours (built in) or ct; medmnist: a volume method on a "
+                             "NoduleMNIST3D file's own split (--medmnist-npz)")
+    parser.add_argument("--medmnist-npz", type=Path, metavar="FILE",
+                        help="with --source medmnist: the NoduleMNIST3D .npz (nodulemnist3d.npz or _64.npz)")
     parser.add_argument("--dicom-root", type=Path, help="LIDC-IDRI DICOM folder for --source ct")
     parser.add_argument("--allow-missing", action="store_true",
                         help="with --source ct: score the nodules whose scans are present")
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from .console import make_console
 
     methods, seeds, gpus = parse_methods(args.method), parse_seeds(args.seeds), parse_gpus(args.gpus)
+    if args.source == "medmnist" or args.medmnist_npz:
+        return _run_medmnist(args, methods, seeds)
     variant = Variant(split=args.split, labels=args.labels, selection=args.selection)
     protocol = variant.protocol(protocol_from_args(args))
     variant.check_protocol(protocol)
@@ -111,6 +117,29 @@ def run(args: argparse.Namespace) -> int:
     result = run_grid(template, methods, variant.folds().fold_ids(args.folds), seeds, options, console=make_console(),
                       argv=args.argv)
     return 1 if result.failures else 0
+
+
+def _run_medmnist(args: argparse.Namespace, methods: list[str], seeds: list[int]) -> int:
+    """Each method and seed on the file's own train/test split; one record each under OUT/medmnist/."""
+    from lidcbench.errors import SourceError
+    from lidcbench.running.fold import FoldJob, plan
+    from lidcbench.running.medmnist import read_medmnist, run_medmnist
+
+    if args.source != "medmnist" or args.medmnist_npz is None:
+        raise SourceError("--source medmnist and --medmnist-npz FILE go together.")
+    if not args.medmnist_npz.is_file():
+        raise SourceError(f"{args.medmnist_npz} is not a file.")
+    read_medmnist(args.medmnist_npz)  # its layout checked before any training
+    for method in methods:
+        for seed in seeds:
+            job = FoldJob(method=method, fold=0, seed=seed, profile=args.profile, params=dict(args.params),
+                          source="contours", out_dir=str(args.out), device=args.device)
+            record, path = run_medmnist(plan(job), args.medmnist_npz, args.out)
+            ours, theirs = record["metrics"]["lidcbench"], record["metrics"]["medmnist"]
+            print(f"{method} seed {seed} on {args.medmnist_npz.name} (MedMNIST's split): MedMNIST ACC "
+                  f"{theirs['acc']:.3f}, AUC {theirs['auc']:.3f}; ours Acc {ours['accuracy']:.3f} Sen "
+                  f"{ours['sensitivity']:.3f} Spe {ours['specificity']:.3f} AUC {ours['auc']:.3f} -> {path}")
+    return 0
 
 
 def slurm_options(args: argparse.Namespace):

@@ -1,8 +1,9 @@
 """Stage 2, patches: what a method sees of the pixels, whichever source made them.
 
-:class:`Patches` (here), :mod:`.sources` (``contours`` built in, ``ct`` from the
-user's DICOM), :mod:`.rendering`, :mod:`.patchfile` and :mod:`.cache` (patches
-built once per source and settings). Imports the protocol and the base modules.
+:class:`Patches` (here; :class:`.volumes.Volumes` for volume methods), :mod:`.sources` (``contours`` built in, ``ct`` from the
+user's DICOM; :mod:`.sources.cube` for volumes), :mod:`.rendering`, :mod:`.patchfile`
+and :mod:`.cache` (patches built once per source and settings; :mod:`.volume_cache`
+the same for cubes). Imports the protocol and the base modules.
 """
 from __future__ import annotations
 

@@ -29,18 +29,20 @@ def available_cores() -> int:
 
 
 def render_all(source: Source, rows: list[dict], size: int, workers: int,
-               console=None) -> Iterator[tuple[int, np.ndarray, Chunk]]:
-    """(index of the first patch, float16 patches, their chunk) per unit, as units finish.
+               console=None, voxel_mm: float | None = None) -> Iterator[tuple[int, np.ndarray, Chunk]]:
+    """(index of the first image, float16 images, their chunk) per unit, as units finish.
 
     Patches are numbered in row order, each row's slices in its ``slices`` order.
+    With ``voxel_mm``, each row is one cube (:meth:`Source.render_volume`) stored as
+    ``size`` consecutive images, its z planes in order.
     ``console``: a rich console for the progress bar, or None for none.
     """
-    counts = [len(row["slices"]) for row in rows]
+    counts = [size if voxel_mm else len(row["slices"]) for row in rows]
     firsts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-    jobs = [(source, rows[start:stop], size, int(firsts[start])) for start, stop in _units(counts)]
+    jobs = [(source, rows[start:stop], size, int(firsts[start]), voxel_mm) for start, stop in _units(counts)]
+    what = f"{source.name} volumes, {size}^3 at {voxel_mm:g} mm" if voxel_mm else f"{source.name} patches, {size} px"
     # Workers start before the progress bar's thread does, so no thread is forked mid-lock.
-    with _results(jobs, workers) as results, _progress(console, f"{source.name} patches, {size} px",
-                                                       len(rows)) as advance:
+    with _results(jobs, workers) as results, _progress(console, what, len(rows)) as advance:
         for first, stored, chunk, n_rows in results:
             yield first, stored, chunk
             advance(n_rows)
@@ -70,22 +72,37 @@ def _results(jobs: list[tuple], workers: int) -> Iterator[Iterator[tuple]]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _render_unit(source: Source, rows: list[dict], size: int, first: int) -> tuple[int, np.ndarray, Chunk, int]:
+def _render_unit(source: Source, rows: list[dict], size: int, first: int,
+                 voxel_mm: float | None = None) -> tuple[int, np.ndarray, Chunk, int]:
     """Runs in a worker process: render and check each nodule, then checksum where the pixels are."""
-    stored = np.empty((sum(len(row["slices"]) for row in rows), size, size), dtype=STORED_DTYPE)
+    counts = [size if voxel_mm else len(row["slices"]) for row in rows]
+    stored = np.empty((sum(counts), size, size), dtype=STORED_DTYPE)
     filled = 0
     for row in rows:
-        images, indices = source.render_nodule(row, size)
-        expected = (len(row["slices"]), size, size)
-        if np.shape(images) != expected or list(indices) != list(row["slices"]) or not np.isfinite(images).all():
-            raise SourceError(
-                f"source {source.name!r} rendered {row['nodule_id']} as {np.shape(images)} patches of slices "
-                f"{list(indices)}; expected {expected} finite patches of slices {list(row['slices'])}."
-            )
+        images = _volume(source, row, size, voxel_mm) if voxel_mm else _slices(source, row, size)
         stored[filled:filled + len(images)] = images
         filled += len(images)
     chunk = Chunk.of(stored, first)
     return first, chunk.data, chunk, len(rows)
+
+
+def _slices(source: Source, row: dict, size: int) -> np.ndarray:
+    images, indices = source.render_nodule(row, size)
+    expected = (len(row["slices"]), size, size)
+    if np.shape(images) != expected or list(indices) != list(row["slices"]) or not np.isfinite(images).all():
+        raise SourceError(
+            f"source {source.name!r} rendered {row['nodule_id']} as {np.shape(images)} patches of slices "
+            f"{list(indices)}; expected {expected} finite patches of slices {list(row['slices'])}."
+        )
+    return images
+
+
+def _volume(source: Source, row: dict, size: int, voxel_mm: float) -> np.ndarray:
+    volume = source.render_volume(row, size, voxel_mm)
+    if np.shape(volume) != (size, size, size) or not np.isfinite(volume).all():
+        raise SourceError(f"source {source.name!r} rendered {row['nodule_id']} as a volume of shape "
+                          f"{np.shape(volume)}; expected a finite {(size, size, size)} cube.")
+    return volume
 
 
 def _units(counts: list[int]) -> list[tuple[int, int]]:

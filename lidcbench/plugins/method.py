@@ -44,7 +44,8 @@ class FoldData:
 
     ``nodules``: cohort rows (all columns when ``labelled``, else only
     :data:`UNLABELLED_COLUMNS`). ``patches``: a :class:`lidcbench.patches.Patches`
-    holding exactly these nodules' slices.
+    holding exactly these nodules' slices or, for a method whose ``patch_kind`` is
+    ``"volume"``, a :class:`lidcbench.patches.volumes.Volumes` holding one cube per nodule.
     """
 
     nodules: pd.DataFrame
@@ -56,13 +57,12 @@ class FoldData:
         return cls(nodules[[c for c in UNLABELLED_COLUMNS if c in nodules.columns]].copy(), patches, False)
 
     def slice_table(self) -> pd.DataFrame:
-        """One row per patch (in patch order) joined with its nodule's row."""
-        order = pd.DataFrame({"nodule_id": np.asarray(self.patches.nodule_ids),
-                              "slice_index": np.asarray(self.patches.slice_indices)})
+        """One row per patch (in patch order; one per cube for volumes) joined with its nodule's row."""
+        order = self.patches.nodule_slices()
         return order.merge(self.nodules, on="nodule_id", how="left", validate="many_to_one")
 
     def targets(self) -> pd.DataFrame:
-        """Per-patch targets: label and the nine scaled ratings (labelled data only)."""
+        """Per-patch (per-cube for volumes) targets: label and the nine scaled ratings (labelled data only)."""
         if not self.labelled:
             raise PermissionError("test data carries no labels")  # an internal invariant, not user input
         columns = ["label", *(f"target_{r.name}" for r in RATINGS)]
@@ -80,6 +80,10 @@ class Method:
     """
 
     predicts_attributes: ClassVar[bool] = False
+    # What the method sees: "slices" (2D patches, one per slice a nodule spans) or "volume" (one cube per
+    # nodule at isotropic spacing; its ``patch_size`` parameter, if any, is the cube's side in voxels,
+    # its ``voxel_mm`` the voxel side).
+    patch_kind: ClassVar[str] = "slices"
     # False for a method whose predictions do not depend on its seed (a closed-form or deterministic fit):
     # a run with several seeds runs it once, and the pages show that one run for every seed.
     depends_on_seed: ClassVar[bool] = True
@@ -134,12 +138,10 @@ class Method:
 
 
 def prediction_frame(data: FoldData, malignancy: np.ndarray, attributes: np.ndarray | None = None) -> pd.DataFrame:
-    """Predictions in the contract's shape, one row per patch of ``data``."""
-    frame = pd.DataFrame({
-        "nodule_id": np.asarray(data.patches.nodule_ids),
-        "slice_index": np.asarray(data.patches.slice_indices, dtype=int),
-        "malignancy": np.clip(np.asarray(malignancy, dtype=float), 0.0, 1.0),
-    })
+    """Predictions in the contract's shape, one row per patch of ``data``; for volumes one row per
+    cube, a nodule-level prediction without a ``slice_index`` column."""
+    frame = data.patches.nodule_slices().astype({"nodule_id": str})
+    frame["malignancy"] = np.clip(np.asarray(malignancy, dtype=float), 0.0, 1.0)
     if attributes is not None:
         attributes = np.clip(np.asarray(attributes, dtype=float), 0.0, 1.0)
         for index, name in enumerate(ATTRIBUTE_NAMES):

@@ -58,6 +58,9 @@ def source_patches(record, cohort):
 
     if record.source == "external":
         raise LidcbenchError("the predictions were made outside lidcbench, so the records name no pixel source")
+    if record.source_settings.get("kind") == "volume":
+        # Drawing them would build the whole cohort's cubes (minutes at 64^3) for one figure.
+        raise LidcbenchError("the method saw cubes, and galleries show 2D patches")
     size = record.source_settings.get("patch_size")
     source = make_source(record.source)  # ct: finds the DICOM root or raises, saying how to give one
     expected = {**source.settings(), "patch_size": size}

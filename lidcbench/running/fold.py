@@ -16,7 +16,7 @@ from typing import Any
 from lidcbench.errors import LidcbenchError, PluginError, ProtocolError
 from lidcbench.plugins.codedigest import method_code_digest
 from lidcbench.plugins.method import FoldData, Method
-from lidcbench.plugins.params import annotations, check_params, convert, refused_parameter
+from lidcbench.plugins.params import annotations, check_params, convert, defaults, refused_parameter
 from lidcbench.plugins.registry import Registry, default_registry
 from lidcbench.protocol.rules import Protocol
 from lidcbench.protocol.variants import Variant
@@ -24,6 +24,9 @@ from lidcbench.results.records import DEFAULT_RESULTS, RunRecord, read_record, r
 from lidcbench.training.checkpoints import DEFAULT_MINUTES
 
 DEFAULT_PATCH_SIZE = 64  # for methods that do not ask for a patch size
+DEFAULT_VOLUME_SIZE = 32  # for volume methods that do not ask for a cube size
+PATCH_KINDS = ("slices", "volume")  # what Method.patch_kind may say
+DEFAULT_VOXEL_MM = 1.0  # volume methods that do not ask for a voxel size (lidcbench.patches.sources.cube's)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ class Plan:
     profile: str
     params: dict[str, Any]
     device: str
-    patch_size: int
+    patch_size: int  # pixels a side; voxels a side for a volume method
+    patch_kind: str = "slices"
+    voxel_mm: float = DEFAULT_VOXEL_MM  # volume methods: the cube's voxel side
 
 
 def resolve_device_name(device: str) -> str:
@@ -108,20 +113,55 @@ def plan(job: FoldJob, registry: Registry | None = None) -> Plan:
     if "device" in names:
         params["device"] = device
     params = check_params(method_class, params, job.method)
-    return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
+    kind = getattr(method_class, "patch_kind", "slices")
+    if kind not in PATCH_KINDS:
+        raise PluginError(f"method {job.method!r} asks for patch kind {kind!r}; a method takes one of "
+                          f"{', '.join(PATCH_KINDS)} (class attribute patch_kind).")
+    split = Variant(**job.variant).split
+    if kind == "volume" and split in ("slice", "annotation"):
+        raise ProtocolError(f"--split {split} splits a nodule's slices or outlines, and method {job.method!r} "
+                            "takes whole volumes; use it with --split patient, scan or nodule.")
+    if kind == "slices":
+        return Plan(job, method_class, profile, params, device, int(params.get("patch_size", DEFAULT_PATCH_SIZE)))
+    # A volume method's cube is its own patch_size and voxel_mm, as set or as __init__ defaults them.
+    values = {**defaults(method_class), **params}
+    return Plan(job, method_class, profile, params, device, int(values.get("patch_size", DEFAULT_VOLUME_SIZE)), kind,
+                float(values.get("voxel_mm", DEFAULT_VOXEL_MM)))
 
 
-def source_and_settings(job: FoldJob, size: int):
-    """The job's patch source and the settings that name its pixels (the patch size included)."""
+def source_and_settings(job: FoldJob, size: int, kind: str = "slices", voxel_mm: float = DEFAULT_VOXEL_MM):
+    """The job's patch source and the settings that name its pixels (the patch size included; for
+    volumes, the source's volume settings, the kind and the voxel size too)."""
     from lidcbench.patches.sources import make_source
 
     source = make_source(job.source, **job.source_options)
+    if kind == "volume":
+        return source, {**source.volume_settings(), "kind": kind, "patch_size": size, "voxel_mm": voxel_mm}
     return source, {**source.settings(), "patch_size": size}
+
+
+def plan_source_and_settings(resolved: Plan):
+    """:func:`source_and_settings` for a resolved job: its kind, size and voxel size."""
+    return source_and_settings(resolved.job, resolved.patch_size, resolved.patch_kind, resolved.voxel_mm)
+
+
+def load_pixels(resolved: Plan, cohort, source, progress: bool = True):
+    """What the planned method sees of ``cohort``: :class:`~lidcbench.patches.Patches`, or
+    :class:`~lidcbench.patches.volumes.Volumes` for a volume method; built on first use, cached."""
+    if resolved.patch_kind == "volume":
+        from lidcbench.patches.volume_cache import load_volumes
+
+        return load_volumes(cohort, source, size=resolved.patch_size, voxel_mm=resolved.voxel_mm, progress=progress,
+                            allow_missing=resolved.job.allow_missing)
+    from lidcbench.patches.cache import load_patches
+
+    return load_patches(cohort, source, size=resolved.patch_size, progress=progress,
+                        allow_missing=resolved.job.allow_missing)
 
 
 def record_location(resolved: Plan) -> Path:
     job = resolved.job
-    _, settings = source_and_settings(job, resolved.patch_size)
+    _, settings = plan_source_and_settings(resolved)
     setting = setting_key(Protocol(**job.protocol).hash, job.source, settings, resolved.profile,
                           Variant(**job.variant).to_record())
     return record_path(job.out_dir, job.method, job.fold, job.seed, setting=setting)
@@ -146,7 +186,6 @@ def run_fold(job: FoldJob, registry: Registry | None = None, show_progress: bool
 
 def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRecord, Path]:
     """:func:`run_fold` under the job's lock."""
-    from lidcbench.patches.cache import load_patches
     from lidcbench.plugins.predictions import validate_predictions
     from lidcbench.results.coverage import check_min_coverage, cohort_coverage, fold_record
     from lidcbench.results.records import new_record, write_record
@@ -163,9 +202,8 @@ def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRe
     protocol, variant = Protocol(**job.protocol), Variant(**job.variant)
     variant.check_protocol(protocol)
     cohort, folds = variant.cohort(protocol), variant.folds()
-    source, settings = source_and_settings(job, resolved.patch_size)
-    patches = load_patches(cohort, source, size=resolved.patch_size, progress=show_progress,
-                           allow_missing=job.allow_missing)
+    source, settings = plan_source_and_settings(resolved)
+    patches = load_pixels(resolved, cohort, source, progress=show_progress)
     train_table, test_table = folds.split(cohort, job.fold)
     fold_ids = set(test_table["nodule_id"])
     available = set(patches.nodule_ids)  # fewer than the cohort only with --allow-missing on the ct source

@@ -12,7 +12,8 @@ In a plugin's own tests::
 
 Each check builds small synthetic patches for real cohort nodules (training
 nodules from folds 1-4, test nodules from fold 0), so a check runs in
-seconds for any method that can train on a few dozen 32-pixel slices.
+seconds for any method that can train on a few dozen 32-pixel slices (or,
+for a volume method, a few dozen 16-voxel cubes).
 ``check_no_test_labels`` runs fit and predict under the leakage guard
 (:mod:`lidcbench.running.isolation`), as a run does; :func:`check_guard` proves the
 guard itself against a method that tries every ordinary route to the labels.
@@ -91,12 +92,17 @@ def check_predictions_shape_and_range(method_class, params, data):
     train, test = data
     predictions = _fresh(method_class, params).fit(train).predict(test)
     assert isinstance(predictions, pd.DataFrame), "predict must return a DataFrame"
-    expected = list(PREDICTION_COLUMNS) + (list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
+    volume = _kind(method_class) == "volume"
+    identity = ["nodule_id"] if volume else ["nodule_id", "slice_index"]  # a cube stands for its whole nodule
+    expected = [c for c in PREDICTION_COLUMNS if c in identity or c == "malignancy"] + (
+        list(ATTRIBUTE_NAMES) if method_class.predicts_attributes else [])
     assert list(predictions.columns) == expected, f"columns {list(predictions.columns)} != {expected}"
-    assert len(predictions) == len(test.patches), "predict must return one row per test slice"
+    unit = "cube" if volume else "slice"
+    assert len(predictions) == len(test.patches), f"predict must return one row per test {unit}"
     assert (predictions["nodule_id"].to_numpy() == np.asarray(test.patches.nodule_ids)).all()
-    assert (predictions["slice_index"].to_numpy() == np.asarray(test.patches.slice_indices)).all()
-    values = predictions[expected[2:]].to_numpy(dtype=float)
+    if not volume:
+        assert (predictions["slice_index"].to_numpy() == np.asarray(test.patches.slice_indices)).all()
+    values = predictions[expected[len(identity):]].to_numpy(dtype=float)
     assert np.isfinite(values).all(), "predictions hold NaN or infinity"
     assert ((values >= 0) & (values <= 1)).all(), "probabilities and attribute scores must lie in [0, 1]"
 
@@ -155,19 +161,28 @@ CHECKS: tuple[Callable, ...] = (
 )
 
 
+def _kind(method_class) -> str:
+    return getattr(method_class, "patch_kind", "slices")
+
+
 @functools.lru_cache(maxsize=4)
-def _data(n_train: int, n_test: int, size: int):
-    return synthetic_split(n_train=n_train, n_test=n_test, size=size)
+def _data(n_train: int, n_test: int, size: int, kind: str = "slices"):
+    return synthetic_split(n_train=n_train, n_test=n_test, size=size, kind=kind)
 
 
 def method_checks(method_class, params: dict[str, Any] | None = None, *, n_train: int = 48, n_test: int = 16,
-                  size: int = 32) -> list[Callable[[], None]]:
-    """The checks for ``method_class`` built with ``params``, each a no-argument callable named after its check."""
+                  size: int | None = None) -> list[Callable[[], None]]:
+    """The checks for ``method_class`` built with ``params``, each a no-argument callable named after its check.
+
+    The data are 32-pixel patches, or for a method whose ``patch_kind`` is ``"volume"`` 16-voxel cubes,
+    unless ``size`` says otherwise."""
     params = params or {}
+    kind = _kind(method_class)
+    size = size or (16 if kind == "volume" else 32)
     checks = []
     for check in CHECKS:
         def bound(check=check):
-            check(method_class, params, _data(n_train, n_test, size))
+            check(method_class, params, _data(n_train, n_test, size, kind))
         bound.__name__ = check.__name__
         checks.append(bound)
     return checks

@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from lidcbench.errors import SourceError
+
 
 class Source(ABC):
     """Where pixels come from.
@@ -28,6 +30,15 @@ class Source(ABC):
     def render_nodule(self, row: Mapping[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
         """Patches of one cohort row: float32 (n, size, size) in [0, 1], nodule
         centred, one per slice of ``row["slices"]``, and those slice indices."""
+
+    def volume_settings(self) -> dict[str, Any]:
+        """JSON-ready settings that shape this source's volumes (size and voxel size excluded)."""
+        raise SourceError(f"source {self.name!r} does not render volumes.")
+
+    def render_volume(self, row: Mapping[str, Any], size: int, voxel_mm: float) -> np.ndarray:
+        """The cube of one cohort row: float32 (size, size, size) in [0, 1], axes (z, row, column),
+        ``voxel_mm`` mm a voxel, nodule centred (:mod:`.cube`)."""
+        raise SourceError(f"source {self.name!r} does not render volumes.")
 
     def missing(self, table: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``table`` whose scans this source cannot find (none by default)."""

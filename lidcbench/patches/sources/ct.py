@@ -24,14 +24,17 @@ import pandas as pd
 import pydicom
 
 from lidcbench.errors import DicomSeriesError, MissingScansError, SourceError
+from lidcbench.protocol.database import load_contours
 from lidcbench.protocol.geometry import CROP_FACTOR, nodule_geometry
 
 from .base import Source
 from .crop import AIR_HU, LUNG_WINDOW_HU, lung_window, sample_patch
+from .cube import CUBE_SETTINGS, Cube, stack_in_z
 from .dicom_series import READ_ERRORS, Z_TOLERANCE_MM, find_series_folder, indexed_folder, series_index
 
 # Raise when the pixels read from the same files change, so cached patches are rebuilt.
 READ_VERSION = 1
+VOLUME_VERSION = 1  # the same, for volumes
 DICOM_ROOT_ENV = "LIDCBENCH_DICOM_ROOT"
 SCAN_COLUMNS = ("patient_id", "study_uid", "series_uid")  # what finding and naming a scan needs
 
@@ -88,6 +91,11 @@ class CtSource(Source):
             "outside_slice_hu": AIR_HU,
         }
 
+    def volume_settings(self) -> dict[str, Any]:
+        plane = {k: v for k, v in self.settings().items() if k not in ("crop", "interpolation")}
+        return {**plane, **CUBE_SETTINGS, "volume_version": VOLUME_VERSION,
+                "slices": "every slice of the series the cube reaches is read (a gap in the download is an error)"}
+
     def describe(self) -> str:
         return f"ct (DICOM root {self.dicom_root})"
 
@@ -117,22 +125,35 @@ class CtSource(Source):
 
     def render_nodule(self, row: Mapping[str, Any], size: int) -> tuple[np.ndarray, np.ndarray]:
         geometry = nodule_geometry(row, self.db_path)
+        images = self._planes(row, geometry.slices, geometry.slice_z, geometry.crop, size)
+        return images, np.array(geometry.slices, dtype=np.int64)
+
+    def render_volume(self, row: Mapping[str, Any], size: int, voxel_mm: float) -> np.ndarray:
+        geometry = nodule_geometry(row, self.db_path)
+        cube = Cube.around(geometry, row["pixel_spacing"], size, voxel_mm)
+        scan_z = load_contours(self.db_path).slice_z[geometry.scan_id]
+        needed = cube.slices_needed(scan_z)
+        planes = self._planes(row, needed.tolist(), scan_z[needed].tolist(), cube.crop(), size)
+        return stack_in_z(planes, scan_z[needed], cube, float(lung_window(AIR_HU)))
+
+    def _planes(self, row: Mapping[str, Any], slices, slice_z, crop, size: int) -> np.ndarray:
+        """Slices ``slices`` (at ``slice_z``) of the row's series, windowed and sampled on ``crop``."""
         scan = scan_name(row)
         folder = self._folder(row)
         if folder is None:
             raise MissingScansError(f"{scan} is not under the DICOM root {self.dicom_root}.")
         index = series_index(folder, row["study_uid"], row["series_uid"], scan, self.index_dir)
         fill = float(lung_window(AIR_HU))
-        images = np.empty((len(geometry.slices), size, size), dtype=np.float32)
-        for position, (k, z) in enumerate(zip(geometry.slices, geometry.slice_z)):
+        images = np.empty((len(slices), size, size), dtype=np.float32)
+        for position, (k, z) in enumerate(zip(slices, slice_z)):
             path = index.file_at(z)
             if path is None:
                 raise DicomSeriesError(
                     f"{scan}: no DICOM file at z = {z:.2f} mm (slice {k}) in {folder}, which holds "
                     f"{len(index.z)} slices; the series has a gap. Re-download this series."
                 )
-            images[position] = sample_patch(lung_window(read_hu(path, scan)), (0, 0), geometry.crop, size, fill)
-        return images, np.array(geometry.slices, dtype=np.int64)
+            images[position] = sample_patch(lung_window(read_hu(path, scan)), (0, 0), crop, size, fill)
+        return images
 
 
 def read_hu(path: Path, scan: str) -> np.ndarray:

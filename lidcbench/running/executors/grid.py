@@ -116,19 +116,17 @@ def check_writable(out_dir: str | Path) -> None:
 
 def prepare_data(jobs: list[GridJob], progress: bool = True) -> None:
     """Build (or load) the cohort and patch cache of every distinct data setting of ``jobs``, once."""
-    from lidcbench.patches.cache import load_patches
     from lidcbench.protocol.cohort import load_cohort
     from lidcbench.protocol.rules import Protocol
 
-    from ..fold import source_and_settings
+    from ..fold import load_pixels, plan_source_and_settings
 
     seen = set()
     for grid_job in jobs:
-        job, size = grid_job.job, grid_job.plan.patch_size
-        source, settings = source_and_settings(job, size)
+        job = grid_job.job
+        source, settings = plan_source_and_settings(grid_job.plan)
         key = (repr(sorted(job.protocol.items())), job.source, repr(sorted(settings.items())), job.allow_missing)
         if key in seen:
             continue
         seen.add(key)
-        load_patches(load_cohort(Protocol(**job.protocol)), source, size=size, progress=progress,
-                     allow_missing=job.allow_missing)
+        load_pixels(grid_job.plan, load_cohort(Protocol(**job.protocol)), source, progress=progress)

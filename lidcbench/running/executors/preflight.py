@@ -11,7 +11,10 @@ def source_line(source, settings: dict, protocol) -> str:
     from lidcbench.results.records import board_key
 
     key = board_key(protocol.hash, source.name, settings).rsplit("-", 1)[-1]
-    return (f"source {source.describe()}, {settings.get('patch_size')}-pixel patches, "
+    size = settings.get("patch_size")
+    seen = (f"{size}^3 volumes of {settings.get('voxel_mm'):g} mm voxels" if settings.get("kind") == "volume"
+            else f"{size}-pixel patches")
+    return (f"source {source.describe()}, {seen}, "
             f"settings {key} (in full in each record)")
 
 

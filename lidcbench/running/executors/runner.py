@@ -104,7 +104,7 @@ def _protocols(jobs) -> list[dict]:
 def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions, workers: int, gpus) -> None:
     from lidcbench.protocol.rules import Protocol
 
-    from ..fold import source_and_settings
+    from ..fold import plan_source_and_settings
     from .preflight import source_line
 
     for method in methods:
@@ -115,7 +115,7 @@ def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions,
                           highlight=False)
     console.print(f"folds {','.join(map(str, folds))}, seeds {','.join(map(str, seeds))}", highlight=False)
     first = grid.jobs[0]
-    source, settings = source_and_settings(first.job, first.plan.patch_size)
+    source, settings = plan_source_and_settings(first.plan)
     protocol = Protocol(**first.job.protocol)
     console.print(source_line(source, settings, protocol), highlight=False)
     console.print(f"protocol {protocol.hash}: {protocol.describe()}", highlight=False)
@@ -174,11 +174,11 @@ def _print_coverage(console, grid: Grid, methods, folds) -> None:
     from lidcbench.protocol.rules import Protocol
     from lidcbench.results.coverage import coverage_lines
 
-    from ..fold import source_and_settings
+    from ..fold import plan_source_and_settings
 
     for index, method in enumerate(methods):
         first = next(j for j in grid.jobs if j.job.method == method)
-        source, _ = source_and_settings(first.job, first.plan.patch_size)
+        source, _ = plan_source_and_settings(first.plan)
         cohort = load_cohort(Protocol(**first.job.protocol))
         for line in coverage_lines(source, cohort, folds, first.plan.method_class(**first.plan.params),
                                    first.job.min_coverage, first.job.allow_missing):
