@@ -173,8 +173,8 @@ def test_the_top_says_what_the_source_carries_and_which_rows_differ_from_size(re
     carries = next(line for line in text.splitlines() if line.startswith("- **What the source carries**"))
     assert "no CT texture" in carries
     against = next(line for line in text.splitlines() if line.startswith("- **Against size**"))
-    assert f"strong (ΔAUC" in against and f"p {strong:.2g}) differs from the `diameter` baseline" in against
-    assert f"the others do not (twin (ΔAUC" in against and f"p {twin:.2g})" in against
+    assert "strong (ΔAUC" in against and f"p {strong:.2g}) differs from the `diameter` baseline" in against
+    assert "the others do not (twin (ΔAUC" in against and f"p {twin:.2g})" in against
     assert "(../docs/leaderboards.md#why-these-numbers-are-not-the-papers)" in text
     assert "The paper's IB texture value, 0.054, stands against our" in text
 

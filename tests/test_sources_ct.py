@@ -9,7 +9,6 @@ import pytest
 from lidcbench.errors import DicomSeriesError, MissingScansError, SourceError
 from lidcbench.patches.cache import load_patches
 from lidcbench.patches.sources import make_source
-from lidcbench.patches.sources.crop import AIR_HU, lung_window, sample_patch
 from lidcbench.patches.sources.ct import DICOM_ROOT_ENV, CtSource, find_dicom_root
 from lidcbench.patches.sources.synthetic_ct import write_series
 from lidcbench.protocol._pylidc import load

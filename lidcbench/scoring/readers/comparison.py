@@ -117,7 +117,7 @@ def compare_with_readers(table: pd.DataFrame, entries: Sequence[pd.DataFrame], a
     tested = sorted(set().union(*(set(e["nodule_id"]) for e in entries))) if entries else []
     unknown = sorted(set(tested) - set(table["nodule_id"]))
     if unknown:
-        return ReaderComparison(unavailable=f"{len(unknown)} of the records' {len(tested)} nodules are not in "
+        return ReaderComparison(unavailable=f"{len(unknown)} of the {len(tested)} nodules scored here are not in "
                                             f"{what} (e.g. {', '.join(unknown[:3])}), so their readers are unknown")
     every_pair = reader_pairs(table[table["nodule_id"].isin(tested)], aggregate)
     pairs = labelled(every_pair)
