@@ -77,6 +77,19 @@ def test_a_resumed_record_says_so_and_records_made_before_it_was_kept_still_load
     assert read_record(old).provenance.resumed_from_epoch is None
 
 
+def test_a_records_warnings_round_trip_and_records_made_before_they_were_kept_read_as_none(tmp_path):
+    from dataclasses import replace
+
+    record = make_record()
+    warned = replace(record, provenance=replace(record.provenance, warnings=["Objective did not converge"]))
+    assert read_record(write_record(warned, tmp_path)).provenance.warnings == ["Objective did not converge"]
+    document = json.loads(write_record(record, tmp_path).read_text())
+    document["provenance"].pop("warnings")
+    old = tmp_path / record.setting / "tiny" / "fold0-seed0.json"
+    old.write_text(json.dumps(document))
+    assert read_record(old).provenance.warnings is None
+
+
 def test_provenance_without_git_says_none(monkeypatch):
     from lidcbench.results import records
 

@@ -227,3 +227,21 @@ def test_a_piped_run_shows_a_methods_warning_as_one_line(env, capfd, monkeypatch
     err = capfd.readouterr().err
     assert f"lidcbench: warning: {warning}\n" in err, err
     assert "UserWarning" not in err and "tiny.py" not in err and "warnings.warn" not in err, err
+    # The record keeps what the fit warned, and "How these were made" says it by fold.
+    (record,) = read_records(env / "results")
+    assert record.provenance.warnings == [warning]
+    from lidcbench.reports.regenerate import regenerate
+
+    page = next(p for p in regenerate(env / "results", env / "boards") if p.suffix == ".md").read_text()
+    assert f"| fold 0: {warning} |" in page
+
+
+def test_a_fit_without_warnings_records_none_and_a_repeated_one_once(env, monkeypatch):
+    from lidcbench.running.warning_line import KEPT, summary
+
+    monkeypatch.setenv("LIDCBENCH_ISOLATION", "off")
+    assert main(["run", "tiny", "--folds", "0", "--out", str(env / "results"), *SMALL]) == 0
+    assert read_records(env / "results")[0].provenance.warnings == []
+    assert summary(["a", "b", "a"]) == ["a (2 times)", "b"]
+    many = summary([str(n) for n in range(KEPT + 3)])
+    assert len(many) == KEPT + 1 and many[-1] == "and 3 other distinct warning(s)"

@@ -76,6 +76,7 @@ class Row:
     paired: bool | None = None
     chosen_epochs: tuple[tuple[int, int, int], ...] = ()  # best-epoch-on-test: (fold, epoch kept, epochs)
     unit: str = "nodule"  # what one sample is: nodule, slice, or nodule per fold (split-slice)
+    warned: tuple[str, ...] = ()  # "fold F: ..." for each record whose fit warned (provenance.warnings)
 
     @property
     def auc(self) -> float | None:
@@ -103,10 +104,12 @@ def _rows(records: list[RunRecord]) -> list[Row]:
     chosen = tuple((r.fold, r.metrics["selection"]["epoch"], r.metrics["selection"]["epochs"])
                    for r in sorted(records, key=lambda r: r.fold) if "selection" in r.metrics)
     folds = tuple(sorted(r.fold for r in records))
+    warned = tuple(f"fold {r.fold}: {'; '.join(r.provenance.warnings)}" for r in sorted(records, key=lambda r: r.fold)
+                   if r.provenance.warnings)
 
     def row(samples: pd.DataFrame, unit: str) -> Row:
         return Row(first.method, first.profile, first.seed, variant.name, variant.unit, folds, samples,
-                   pooled_classification(samples), chosen_epochs=chosen, unit=unit)
+                   pooled_classification(samples), chosen_epochs=chosen, unit=unit, warned=warned)
 
     if "slice_index" in nodules.columns:
         per_nodule = nodules.groupby(["fold", "nodule_id"], as_index=False, sort=True).agg(
@@ -241,6 +244,8 @@ def choices_markdown(page: ChoicesPage, mark: str) -> str:
     sources = [f"- `labels-{name}`: {text}." for name, text in LABEL_SOURCES.items()]
     epochs = [f"- {_label(r)}: " + ", ".join(f"fold {fold} epoch {epoch} of {total}" for fold, epoch, total
                                             in r.chosen_epochs) + "." for r in page.rows if r.chosen_epochs]
+    warned = [f"- {_label(r)}, {r.variant}: " + "; ".join(r.warned) + "." for r in page.rows
+              if r.warned and r.unit in ("nodule", "slice", "annotation")]  # once per variant, not per unit
     honest = page.honest_paper_method
     lines = [
         mark, "# What evaluation choices do to the AUC", "",
@@ -264,6 +269,8 @@ def choices_markdown(page: ChoicesPage, mark: str) -> str:
         *(["Where the label rules come from:", "", *sources, ""] if sources else []),
         *(["Epochs kept by `selection-best-epoch-on-test` (each fold's every epoch's test AUC is in its record, "
            "`metrics.selection`):", "", *epochs, ""] if epochs else []),
+        *(["Warnings the methods' fits gave (kept in their records, `provenance.warnings`):", "", *warned, ""]
+          if warned else []),
         f"![Each variant's pooled AUC on one axis]({FIGURE})", "",
     ]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -322,15 +322,24 @@ def _ib_texture_note(board: Leaderboard) -> str:
             + f"; it is shown as printed ([more]({GAP_DOC})).")
 
 
+def fitting_warnings(records) -> str:
+    """The records' warnings while fitting, by fold: "none", "not kept", or each fold's own."""
+    if any(r.provenance.warnings is None for r in records):
+        return "not kept"
+    warned = [f"fold {r.fold}: {'; '.join(r.provenance.warnings)}" for r in sorted(records, key=lambda r: r.fold)
+              if r.provenance.warnings]
+    return ("<br>".join(warned) if warned else "none").replace("|", "\\|")
+
+
 def _provenance(board: Leaderboard) -> list[str]:
     headers = ["Method", "Seed", "Parameters", "Method code", "lidcbench", "Commit", "Device", "Isolation",
-               "Wall time (s)", "Chosen while fitting, by fold"]
+               "Wall time (s)", "Chosen while fitting, by fold", "Warnings while fitting"]
     rows = []
     for entry in board.entries:
         if entry.computed:  # made while writing the page: no commit, time or device to report beyond that
             params = json.dumps(entry.records[0].method_params, sort_keys=True)
             rows.append([entry.label, str(entry.seed), f"`{params}`", _code(entry), "-", "-", COMPUTED_NOTE,
-                         "off (in-process)", "-", "none"])
+                         "off (in-process)", "-", "none", "-"])
             continue
         provenances = [r.provenance for r in entry.records]
         commits = sorted({f"{p.git_commit[:10]}{'+dirty' if p.git_dirty else ''}"
@@ -344,6 +353,7 @@ def _provenance(board: Leaderboard) -> list[str]:
             ", ".join(sorted({p.isolation or "unknown" for p in provenances})),
             "-" if None in times else f"{sum(times):.0f}",
             _chosen(entry.records),
+            fitting_warnings(entry.records),
         ])
     return ["## How these were made", "",
             "Method code: a digest of the method's code (its module, the modules of its package and lidcbench's "
@@ -354,7 +364,9 @@ def _provenance(board: Leaderboard) -> list[str]:
             "where it has one per rating (each record holds them all). "
             "Isolation: what kept the test labels out of the method's reach while it ran: `wall` (the operating "
             "system's, Landlock on Linux), `tripwire` (an audit hook only, which a determined method can undo), `off`, "
-            "or `unknown` for records made before it was recorded ([isolation](../docs/isolation.md)).", "",
+            "or `unknown` for records made before it was recorded ([isolation](../docs/isolation.md)). "
+            "Warnings while fitting: what the method's fit and predict warned, by fold (a record keeps each "
+            "distinct warning once); `not kept` for records made before they were kept.", "",
             *_table(headers, rows)]
 
 

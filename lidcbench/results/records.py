@@ -121,10 +121,14 @@ class Provenance:
     # straight through (and in records made before it was kept). wall_time_s then counts every part's
     # training up to its last checkpoint, and the last part whole.
     resumed_from_epoch: int | None = None
+    # The warnings the method's fit and predict gave, one line each (lidcbench.running.warning_line.summary);
+    # [] for none, None in records made before they were kept.
+    warnings: list[str] | None = None
 
     @classmethod
     def collect(cls, device: str, wall_time_s: float | None, method_code: str | None = None,
-                isolation: str | None = None, resumed_from_epoch: int | None = None) -> Provenance:
+                isolation: str | None = None, resumed_from_epoch: int | None = None,
+                warnings: list[str] | None = None) -> Provenance:
         from lidcbench import __version__
         from lidcbench.plugins.method import PLUGIN_API_VERSION
 
@@ -133,7 +137,8 @@ class Provenance:
         return cls(__version__, commit, dirty, device, platform.python_version(), _package_versions(),
                    None if wall_time_s is None else float(wall_time_s),
                    datetime.now(timezone.utc).isoformat(timespec="seconds"), threads, deterministic,
-                   PLUGIN_API_VERSION, method_code, isolation, resumed_from_epoch)
+                   PLUGIN_API_VERSION, method_code, isolation, resumed_from_epoch,
+                   None if warnings is None else list(warnings))
 
 
 def _torch_numerics() -> tuple[int | None, bool | None]:
@@ -236,7 +241,8 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
                metrics: dict[str, Any], device: str, wall_time_s: float | None,
                coverage: dict[str, Any] | None = None, method_code: str | None = None,
                variant: dict[str, Any] | None = None, selected_params: dict[str, Any] | None = None,
-               isolation: str | None = None, resumed_from_epoch: int | None = None) -> RunRecord:
+               isolation: str | None = None, resumed_from_epoch: int | None = None,
+               warnings: list[str] | None = None) -> RunRecord:
     """A record with provenance collected now. ``protocol``: a :class:`lidcbench.protocol.rules.Protocol`;
     ``nodules``: :func:`lidcbench.scoring.score.nodule_predictions` of the fold; ``method_code``: the
     method's code digest (:func:`lidcbench.plugins.codedigest.method_code_digest`)."""
@@ -249,7 +255,7 @@ def new_record(*, method: str, fold: int, seed: int, profile: str, method_params
         source=source, source_settings=_plain(source_settings), protocol_hash=protocol.hash,
         protocol=protocol.to_dict(), folds_version=int(folds_version), metrics=_plain(metrics),
         nodules=_plain({"columns": list(table.columns), "rows": table.to_numpy().tolist()}),
-        provenance=Provenance.collect(device, wall_time_s, method_code, isolation, resumed_from_epoch),
+        provenance=Provenance.collect(device, wall_time_s, method_code, isolation, resumed_from_epoch, warnings),
         coverage=_plain(coverage),
         variant=_plain(variant),
         selected_params=_plain(selected_params if selected_params is not None else {}),

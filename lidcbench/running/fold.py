@@ -261,6 +261,7 @@ def _run_held(resolved: Plan, checkpointing, show_progress: bool) -> tuple[RunRe
         nodules=nodules, metrics=metrics, device=_device_description(resolved.device), wall_time_s=fitted.seconds,
         coverage=coverage, method_code=method_code_digest(resolved.method_class), variant=variant.to_record(),
         selected_params=fitted.selected, isolation=fitted.isolation, resumed_from_epoch=fitted.resumed_from_epoch,
+        warnings=list(fitted.warnings),
     )
     path = write_record(record, job.out_dir)
     clear_skip(job.out_dir, job.method, job.fold, job.seed, setting=record.setting)

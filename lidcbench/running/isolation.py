@@ -78,6 +78,7 @@ class Fitted:
     resumed_from_epoch: int | None = None
     # With an epochs folder (best-epoch-on-test): the test predictions after each epoch, epoch 1 first.
     by_epoch: tuple[Any, ...] | None = None
+    warnings: tuple[str, ...] = ()  # what fit and predict warned (lidcbench.running.warning_line.summary)
 
 
 def label_sources(db_path: Path | str, results_dirs: Iterable[Path | str] = ()) -> tuple[str, ...]:
@@ -177,7 +178,7 @@ def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: 
     from lidcbench.training import snapshots
     from lidcbench.training.checkpoints import timing
 
-    with timing() as part:
+    with timing() as part, warning_line.collected() as warned:
         method = method_class(**params)
         with snapshots.recording(epochs_folder) as recording:
             if method.fit(train) is not method:
@@ -187,7 +188,8 @@ def _fit_predict(method_class: type, params: dict[str, Any], train, test, name: 
     by_epoch = tuple(snapshots.replay(recording, lambda: method.predict(test))) if recording else None
     return Fitted(predictions, method.get_params(), getattr(method, "weights_", NO_WEIGHTS), seconds,
                   selected=getattr(method, "selected_params_", {}), isolation=isolation,
-                  resumed_from_epoch=part.resumed_from_epoch, by_epoch=by_epoch)
+                  resumed_from_epoch=part.resumed_from_epoch, by_epoch=by_epoch,
+                  warnings=tuple(warning_line.summary(warned)))
 
 
 @contextmanager

@@ -105,6 +105,7 @@ def run_medmnist(resolved, npz: Path | str, out_dir: Path | str) -> tuple[dict[s
         "split": "MedMNIST's own (by nodule): fit on train, scored on test; val unused",
         "metrics": medmnist_scores(splits["test"][1], scores),
         "isolation": fitted.isolation, "wall_time_s": fitted.seconds, "device": resolved.device,
+        "warnings": list(fitted.warnings),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "lidcbench_version": __version__,
         "git_commit": _git_commit()[0],
     }

@@ -56,6 +56,38 @@ def install() -> None:
     warnings.showwarning = show
 
 
+KEPT = 10  # distinct warnings a record keeps: the rest are counted, not listed (lidcbench.results.records)
+
+
+@contextmanager
+def collected() -> Iterator[list[str]]:
+    """The warnings shown while the block runs, each as its one line's text (without the prefix), in order;
+    still shown as before. What a fit met goes into its record, so a page can say it."""
+    seen: list[str] = []
+    previous = warnings.showwarning
+
+    def show_and_keep(message, category, filename, lineno, file=None, line=None) -> None:
+        seen.append(one_line(message, category, filename, lineno).removeprefix(f"{PREFIX}: ").rstrip("\n"))
+        previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show_and_keep
+    try:
+        yield seen
+    finally:
+        warnings.showwarning = previous
+
+
+def summary(seen: list[str]) -> list[str]:
+    """The distinct warnings of :func:`collected` in order of first sight, with a count where one came more than
+    once, at most :data:`KEPT` of them, then one line counting the rest."""
+    counts: dict[str, int] = {}
+    for text in seen:
+        counts[text] = counts.get(text, 0) + 1
+    lines = [text if count == 1 else f"{text} ({count} times)" for text, count in counts.items()]
+    rest = len(lines) - KEPT
+    return lines[:KEPT] + ([f"and {rest} other distinct warning(s)"] if rest > 0 else [])
+
+
 @contextmanager
 def one_line_warnings() -> Iterator[None]:
     previous = warnings.showwarning
