@@ -402,3 +402,78 @@ def random_predictions_csv(cohort, tmp_path_factory):
     path = tmp_path_factory.mktemp("predictions") / "random.csv"
     slices.to_csv(path, index=False)
     return path
+
+
+# Tests below were written for mutants that survived `tox -e mutation -- readers`: each expectation is
+# computed here by hand or by NumPy, not by the code under test.
+
+def test_the_median_of_the_other_readers_leaves_out_exactly_the_reader():
+    pairs = reader_pairs(hand_made_cohort(), aggregate="median")
+    expected = []
+    for nodule_id, ratings in {"A": (1, 2, 5), "B": (4, 4), "D": (2, 4, 4, 5)}.items():
+        for reader in range(len(ratings)):
+            others = [r for position, r in enumerate(ratings) if position != reader]
+            expected.append((nodule_id, reader, float(np.median(others))))
+    got = [(p.nodule_id, p.reader, p.others_malignancy) for p in pairs.itertuples()]
+    assert got == expected  # A reader 1: (1, 5) -> 3.0; D reader 2: (2, 4, 5) -> 4.0; D reader 0: (4, 4, 5)
+
+
+def test_resamples_draw_every_nodule_and_as_many_resamples_as_asked():
+    from lidcbench.scoring.readers.bootstrap import _nodule_draws
+
+    batches = _nodule_draws(3, 601, seed=0)
+    counts = np.concatenate(batches)
+    assert counts.shape == (601, 3)
+    assert (counts.sum(axis=1) == 3).all()  # each resample draws n nodules with replacement
+    assert (counts.sum(axis=0) > 0).all()  # nodule 0 included: 1803 draws over 3 nodules
+
+
+def test_a_percentile_interval_is_numpys_2_5_and_97_5_percentiles():
+    from lidcbench.scoring.readers.bootstrap import interval
+
+    values = np.random.default_rng(1).normal(size=1000)
+    assert interval(values, 0.95) == pytest.approx(list(np.percentile(values, [2.5, 97.5])))
+    assert interval(np.append(values, np.nan), 0.95) == pytest.approx(list(np.percentile(values, [2.5, 97.5])))
+    assert interval(np.array([np.nan])) is None
+
+
+def test_one_class_of_labels_has_no_auc():
+    from lidcbench.scoring.readers.bootstrap import auc_by_nodule
+
+    assert auc_by_nodule([1, 1, 1], [0.2, 0.5, 0.9], ["a", "b", "c"]) == ({"auc": None, "ci": None}, None)
+
+
+def test_rates_and_their_intervals_agree_with_a_second_computation():
+    from lidcbench.scoring.metrics import BOOTSTRAP_SEED, N_RESAMPLES
+    from lidcbench.scoring.readers.bootstrap import _nodule_draws, rates_by_nodule
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat([f"n{i:02d}" for i in range(40)], 2)  # two pairs per nodule
+    labels = rng.integers(0, 2, len(groups))
+    predicted = rng.random(len(groups)) < np.where(labels == 1, 0.7, 0.2)
+    got = rates_by_nodule(labels, predicted, groups)
+    right = predicted == labels.astype(bool)
+    assert got["sensitivity"]["value"] == pytest.approx(right[labels == 1].mean())
+    assert got["specificity"]["value"] == pytest.approx(right[labels == 0].mean())
+    assert got["accuracy"]["value"] == pytest.approx(right.mean())
+    # Each resample weighs a nodule's pairs by how often it was drawn (nodules in sorted order, as drawn).
+    draws = np.concatenate(_nodule_draws(40, N_RESAMPLES, BOOTSTRAP_SEED))
+    weights = draws[:, np.searchsorted(np.unique(groups), groups)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sensitivity = (weights * (right & (labels == 1))).sum(1) / (weights * (labels == 1)).sum(1)
+    sensitivity = sensitivity[np.isfinite(sensitivity)]
+    assert len(draws) == N_RESAMPLES
+    assert got["sensitivity"]["ci"] == pytest.approx(list(np.percentile(sensitivity, [2.5, 97.5])))
+
+
+def test_the_methods_rates_on_the_pairs_call_malignant_from_a_probability_of_one_half(synthetic):
+    table, nodules = synthetic
+    nodules = nodules.assign(malignancy=np.where(np.arange(len(nodules)) % 3 == 0, 0.5, nodules["malignancy"]))
+    method = compare_with_readers(table, [nodules]).methods[0]
+    pairs = _pairs_by_hand(table)
+    called = pairs.nodule_id.map(nodules.set_index("nodule_id").malignancy).to_numpy() >= 0.5  # 0.5 counts
+    positive = pairs.label.to_numpy() == 1
+    rates = method["at_threshold"]
+    assert rates["sensitivity"]["value"] == pytest.approx((called & positive).sum() / positive.sum())
+    assert rates["specificity"]["value"] == pytest.approx((~called & ~positive).sum() / (~positive).sum())
+    assert rates["accuracy"]["value"] == pytest.approx((called == positive).mean())
