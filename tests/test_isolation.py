@@ -1,5 +1,7 @@
 """The leakage guard: fit and predict run in a child process that cannot open what holds labels."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -210,3 +212,40 @@ def test_require_wall_refuses_to_run_without_it(cache, monkeypatch, capsys):
     assert main(["run", "tiny", "--folds", "0", "--out", str(cache / "results"), "--require-wall"]) == 2
     assert "the wall was required" in capsys.readouterr().err
     assert not (cache / "results").exists()
+
+
+TRIPWIRE_SQLITE = """
+import os, sqlite3, sys
+from lidcbench.running import tripwire
+
+refused, allowed = sys.argv[1], sys.argv[2]
+for folder in (refused, allowed):
+    sqlite3.connect(os.path.join(folder, "a.db")).execute("CREATE TABLE t (x)").connection.commit()
+tripwire.install((os.path.realpath(refused),), os.getppid())
+memory = sqlite3.connect(":memory:")
+memory.execute("CREATE TABLE own (x)")
+memory.execute("INSERT INTO own VALUES (1)")
+print("honest", memory.execute("SELECT x FROM own").fetchall())
+memory.execute(f"ATTACH DATABASE '{os.path.join(allowed, 'a.db')}' AS fine")
+print("allowed attach", memory.execute("SELECT count(*) FROM fine.t").fetchall())
+for statement, args in ((f"ATTACH DATABASE '{os.path.join(refused, 'a.db')}' AS bad", ()),
+                        ("ATTACH DATABASE ? AS unseen", (os.path.join(allowed, "a.db"),))):
+    try:
+        memory.execute(statement, args)
+        print("attached", statement)
+    except sqlite3.DatabaseError as error:
+        print("refused", error)
+"""
+
+
+def test_the_tripwires_sqlite_authorizer_refuses_only_attaching_a_refused_or_unseen_file(tmp_path):
+    """Under the tripwire a method's own sqlite work goes on; ATTACH of a refused file, or of one given as a
+    parameter (which sqlite does not show the authorizer), is refused."""
+    refused, allowed = tmp_path / "refused", tmp_path / "allowed"
+    refused.mkdir()
+    allowed.mkdir()
+    done = subprocess.run([sys.executable, "-c", TRIPWIRE_SQLITE, str(refused), str(allowed)], capture_output=True,
+                          text=True, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["honest [(1,)]", "allowed attach [(0,)]"], done.stdout + done.stderr
+    assert len(lines) == 4 and all(line.startswith("refused not authorized") for line in lines[2:]), done.stdout
