@@ -53,6 +53,15 @@ def test_more_jobs_than_cores_is_a_warning_that_says_when_jobs_help(monkeypatch)
     assert warning.startswith("--jobs 3 x 1 thread(s) each is more than the 2 core(s) here") and "--gpus" in warning
 
 
+def test_cpu_workers_that_fit_the_cores_are_told_they_share_them(monkeypatch):
+    from lidcbench.running.executors import local
+
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    assert local.cpu_sharing_note(2, []).startswith("--jobs 2 without GPUs: each job gets 1 of the 2 core(s)")
+    assert local.cpu_sharing_note(2, ["0", "1"]) is None and local.cpu_sharing_note(1, []) is None
+    assert local.cpu_sharing_note(3, []) is None  # more jobs than cores: the warning says it
+
+
 def test_a_grid_in_two_workers_records_what_one_process_records(env, capsys, monkeypatch):
     """tiny-net trains by epochs: piped, each epoch of each job is a line, forwarded from the guarded child."""
     monkeypatch.setenv("LIDCBENCH_ISOLATION", "on")

@@ -39,6 +39,15 @@ def oversubscription(workers: int) -> str | None:
             "job (--gpus) or many cores; see docs/scale.md.")
 
 
+def cpu_sharing_note(workers: int, gpus: list) -> str | None:
+    """Workers without GPUs that fit the cores still share them: say so once (None with GPUs or one worker)."""
+    if gpus or workers < 2 or oversubscription(workers) is not None:
+        return None
+    cores, threads = available_cores(), threads_per_worker(workers)
+    return (f"--jobs {workers} without GPUs: each job gets {threads} of the {cores} core(s), so the jobs finish no "
+            "sooner than one at a time with every core, and often later (see docs/scale.md).")
+
+
 def check_jobs(jobs: int) -> int:
     if jobs < 1:
         raise ExecutorError(f"--jobs {jobs}: give the number of fold jobs to run at once, 1 or more.")

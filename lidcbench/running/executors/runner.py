@@ -136,11 +136,14 @@ def _print_plan(console, grid: Grid, methods, folds, seeds, options: RunOptions,
         where += f", GPUs {','.join(gpus)} round robin" if gpus else ""
     console.print(f"{grid.describe(methods, folds, seeds)}; running on {where}", highlight=False)
     if options.executor == "local" and (workers > 1 or gpus):
-        from .local import oversubscription
+        from .local import cpu_sharing_note, oversubscription
 
         warning = oversubscription(workers)
         if warning:
             console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        note = cpu_sharing_note(workers, gpus)
+        if note:
+            console.print(f"note: {note}", highlight=False)
     if grid.recorded and grid.pending:
         kept = [j for j in grid.jobs if j not in grid.pending]
         if len(kept) <= SHOWN_PATHS:
