@@ -1,3 +1,4 @@
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -175,8 +176,20 @@ def test_the_top_says_what_the_source_carries_and_which_rows_differ_from_size(re
     against = next(line for line in text.splitlines() if line.startswith("- **Against size**"))
     assert "strong (ΔAUC" in against and f"p {strong:.2g}) differs from the `diameter` baseline" in against
     assert "the others do not (twin (ΔAUC" in against and f"p {twin:.2g})" in against
+    # Several comparisons on one page: the line also says which survive Holm's correction.
+    family = re.search(r"with Holm's correction for the (\d+) comparisons on this page, (.+?) remains? below", against)
+    assert family is not None and ("strong" in family[2]) == (strong < 0.05 / int(family[1])), against
     assert "(../docs/leaderboards.md#why-these-numbers-are-not-the-papers)" in text
     assert "The paper's IB texture value, 0.054, stands against our" in text
+
+
+def test_holms_correction_by_hand():
+    from lidcbench.reports.leaderboard_page import holm
+
+    # Sorted: 0.01 < 0.05/3 kept; 0.03 >= 0.05/2 stops, so 0.04 is not kept either.
+    assert holm([0.01, 0.04, 0.03], 0.05) == [True, False, False]
+    assert holm([0.001, 0.02, 0.04], 0.05) == [True, True, True]  # 0.001 < 0.0167, 0.02 < 0.025, 0.04 < 0.05
+    assert holm([0.2], 0.05) == [False]
 
 
 def test_how_these_were_made_shows_what_each_fold_chose_or_that_it_was_not_kept(results, tmp_path):

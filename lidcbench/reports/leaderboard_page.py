@@ -108,6 +108,16 @@ def _computed_note(board: Leaderboard) -> list[str]:
             f"{_folds(computed[0].folds)} (it reads the readers' mean diameter only and is deterministic)."]
 
 
+def holm(p_values: list[float], alpha: float) -> list[bool]:
+    """Holm's step-down correction: which of a family of tests stay significant at ``alpha`` together."""
+    kept = [False] * len(p_values)
+    for rank, index in enumerate(sorted(range(len(p_values)), key=p_values.__getitem__)):
+        if p_values[index] >= alpha / (len(p_values) - rank):
+            break
+        kept[index] = True
+    return kept
+
+
 def _significance(board: Leaderboard) -> str:
     """Which rows' AUCs differ from the size baseline's at :data:`SIGNIFICANCE`, and which do not."""
     compared = [e for e in board.entries if e.versus_reference is not None]
@@ -121,12 +131,18 @@ def _significance(board: Leaderboard) -> str:
         p = "n/a" if versus.get("p_value") is None else f"{versus['p_value']:.2g}"
         return f"{entry.label}{f' seed {entry.seed}' if seeds else ''} (ΔAUC {versus['difference']:+.3f}, p {p})"
 
-    differ = [e for e in compared if (e.versus_reference.get("p_value") or 1.0) < SIGNIFICANCE]
+    p_values = [e.versus_reference.get("p_value") or 1.0 for e in compared]
+    differ = [e for e, p in zip(compared, p_values) if p < SIGNIFICANCE]
     tied = [e for e in compared if e not in differ]
     said = []
     if differ:
         said.append(f"at p < {SIGNIFICANCE:g} (paired DeLong test), {', '.join(map(name, differ))} "
                     f"{'differs' if len(differ) == 1 else 'differ'} from the `{REFERENCE_METHOD}` baseline in AUC")
+        if len(compared) > 1:  # each test alone; the page makes several
+            held = [e.label for e, kept in zip(compared, holm(p_values, SIGNIFICANCE)) if kept]
+            said[-1] += (f", each test taken alone; with Holm's correction for the {len(compared)} comparisons on "
+                         f"this page, {', '.join(held) if held else 'none'} "
+                         f"{'remains' if len(held) == 1 else 'remain'} below {SIGNIFICANCE:g}")
     if tied and not differ:
         said.append(f"no row differs from the `{REFERENCE_METHOD}` baseline in AUC at p < {SIGNIFICANCE:g} "
                     f"(paired DeLong test): {', '.join(map(name, tied))}; where they are ranked, read them as "
