@@ -28,6 +28,7 @@ from lidcbench.scoring.score import compare, pooled_classification
 
 from . import paper
 from .figures import new_figure, save_png
+from .leaderboard_page import fold_warnings
 
 PAGE = "evaluation-choices.md"
 FIGURE = "evaluation-choices-auc.png"
@@ -104,8 +105,7 @@ def _rows(records: list[RunRecord]) -> list[Row]:
     chosen = tuple((r.fold, r.metrics["selection"]["epoch"], r.metrics["selection"]["epochs"])
                    for r in sorted(records, key=lambda r: r.fold) if "selection" in r.metrics)
     folds = tuple(sorted(r.fold for r in records))
-    warned = tuple(f"fold {r.fold}: {'; '.join(r.provenance.warnings)}" for r in sorted(records, key=lambda r: r.fold)
-                   if r.provenance.warnings)
+    warned = tuple(fold_warnings(records))
 
     def row(samples: pd.DataFrame, unit: str) -> Row:
         return Row(first.method, first.profile, first.seed, variant.name, variant.unit, folds, samples,

@@ -338,12 +338,17 @@ def _ib_texture_note(board: Leaderboard) -> str:
             + f"; it is shown as printed ([more]({GAP_DOC})).")
 
 
+def fold_warnings(records) -> list[str]:
+    """"fold F: ..." for each record whose fit warned (provenance.warnings), by fold."""
+    return [f"fold {r.fold}: {'; '.join(r.provenance.warnings)}" for r in sorted(records, key=lambda r: r.fold)
+            if r.provenance.warnings]
+
+
 def fitting_warnings(records) -> str:
     """The records' warnings while fitting, by fold: "none", "not kept", or each fold's own."""
     if any(r.provenance.warnings is None for r in records):
         return "not kept"
-    warned = [f"fold {r.fold}: {'; '.join(r.provenance.warnings)}" for r in sorted(records, key=lambda r: r.fold)
-              if r.provenance.warnings]
+    warned = fold_warnings(records)
     return ("<br>".join(warned) if warned else "none").replace("|", "\\|")
 
 
