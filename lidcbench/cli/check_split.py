@@ -8,7 +8,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path,
                         help="CSV with a 'fold' column and one of nodule_id, annotation_id (pylidc's) or patient_id; "
-                             "optionally slice_index")
+                             "optionally slice_index; or one of lidcbench's fold files (folds-*.json)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,10 @@ A split is a CSV with a ``fold`` column and one id column, which says its kind:
 - ``patient_id``: LIDC-IDRI patient ids (``LIDC-IDRI-0078``).
 
 An optional ``slice_index`` column (with nodule or annotation ids) makes it a
-slice-level split: each row one axial slice of that nodule.
+slice-level split: each row one axial slice of that nodule. lidcbench's own
+frozen fold files (``folds-*.json``: a ``nodules`` map of ids to folds) are read
+too, their ids nodule ids or, in the annotation split's file, annotation
+samples (``<nodule id>-a<annotation id>``), checked by their annotation ids.
 
 Three leaks are counted, each with examples:
 
@@ -23,6 +26,8 @@ Three leaks are counted, each with examples:
 """
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +42,8 @@ from .grouping import groups_frame
 ID_COLUMNS = ("nodule_id", "annotation_id", "patient_id")
 NEAR_SLICES = 1  # slices this many indices apart or closer count as near-duplicates
 N_EXAMPLES = 3
+# An annotation sample's id in the annotation split's fold file: its nodule's id (patient, 8 hex digits) and -a<id>.
+ANNOTATION_SAMPLE = re.compile(r"LIDC-IDRI-\d{4}-[0-9a-f]{8}-a(\d+)")
 
 
 @dataclass(frozen=True)
@@ -78,14 +85,36 @@ class SplitCheck:
         return out
 
 
-def read_split(path: Path) -> tuple[pd.DataFrame, str]:
-    """The split's rows (id column, fold, optional slice_index) and the id column's name."""
+def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path, dtype=str, skipinitialspace=True)
+        return pd.read_csv(path, dtype=str, skipinitialspace=True)
     except FileNotFoundError:
         raise SplitError(f"no split file at {path}.") from None
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise SplitError(f"cannot read {path} as CSV ({str(error).splitlines()[0]}).") from None
+
+
+def _read_fold_file(path: Path) -> pd.DataFrame:
+    """A lidcbench fold file's ``nodules`` map as split rows: nodule ids, or annotation ids for annotation samples."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SplitError(f"no split file at {path}.") from None
+    except (OSError, ValueError) as error:
+        raise SplitError(f"cannot read {path} as JSON ({str(error).splitlines()[0]}).") from None
+    nodules = data.get("nodules") if isinstance(data, dict) else None
+    if not isinstance(nodules, dict):
+        raise SplitError(f"{path} is not a lidcbench fold file: it needs a 'nodules' map of ids to folds.")
+    samples = [ANNOTATION_SAMPLE.fullmatch(key) for key in nodules]
+    folds = [str(fold) for fold in nodules.values()]
+    if samples and all(samples):
+        return pd.DataFrame({"annotation_id": [match[1] for match in samples], "fold": folds})
+    return pd.DataFrame({"nodule_id": list(nodules), "fold": folds})
+
+
+def read_split(path: Path) -> tuple[pd.DataFrame, str]:
+    """The split's rows (id column, fold, optional slice_index) and the id column's name."""
+    table = _read_fold_file(path) if path.suffix.lower() == ".json" else _read_csv(path)
     table.columns = [str(c).strip() for c in table.columns]
     kinds = [c for c in ID_COLUMNS if c in table.columns]
     if "fold" not in table.columns or len(kinds) != 1:
