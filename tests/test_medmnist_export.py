@@ -1,5 +1,6 @@
 """`lidcbench export medmnist`: NoduleMNIST3D's layout, on the frozen patient-grouped folds, with a sidecar
 that says which fold went where and which nodule each row is."""
+import hashlib
 import json
 
 import numpy as np
@@ -38,6 +39,7 @@ def test_the_export_has_medmnists_layout_and_the_sidecar_names_every_row(isolate
     cohort = load_cohort(Protocol(diameter_min_mm=20))
     table = cohort.table.set_index("nodule_id")
     assert sidecar["protocol_hash"] == cohort.protocol.hash and sidecar["folds"]["test"] == [0]
+    assert sidecar["npz_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     patients = {}
     for split in ("train", "val", "test"):
         images, labels, ids = data[f"{split}_images"], data[f"{split}_labels"], sidecar["nodule_ids"][split]

@@ -1,11 +1,15 @@
 """The medmnist source: a volume method on a NoduleMNIST3D-layout file's own split, scored by MedMNIST's
 ACC and AUC and by ours. The file here is synthetic (nothing is downloaded)."""
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from lidcbench.cli import main
+from lidcbench.errors import RecordError
+from lidcbench.reports import medmnist_paper
+from lidcbench.reports.medmnist_page import medmnist_markdown, read_medmnist_records
 from lidcbench.running.medmnist import medmnist_scores
 
 SIZE = 28
@@ -61,3 +65,37 @@ def test_medmnist_acc_counts_a_score_of_exactly_half_as_benign_where_ours_counts
     labels, scores = np.array([0, 1, 1, 0]), np.array([0.5, 0.9, 0.2, 0.1])
     scored = medmnist_scores(labels, scores)
     assert scored["medmnist"]["acc"] == 0.75 and scored["lidcbench"]["accuracy"] == 0.5
+
+
+def test_the_page_shows_each_record_beside_medmnists_reported_baselines(npz, tmp_path):
+    out = tmp_path / "results"
+    assert main(["run", "shape3d", "--source", "medmnist", "--medmnist-npz", str(npz), "--out", str(out)]) == 0
+    (row,) = read_medmnist_records(out)
+    page = medmnist_markdown([row], "<!-- mark -->")
+    theirs, ours = row.record["metrics"]["medmnist"], row.record["metrics"]["lidcbench"]
+    (line,) = [line for line in page.splitlines() if line.startswith("| shape3d |")]
+    assert f"| {theirs['acc']:.3f} | {theirs['auc']:.3f} |" in line and f"{ours['auc']:.3f} [" in line
+    assert "| 60 (30) | 40 (20) |" in line and "the file's own" in line
+    assert page.count(f"({medmnist_paper.MARK})") == len(medmnist_paper.NODULEMNIST3D) > 0
+
+
+def test_a_sidecar_naming_the_files_bytes_makes_the_split_the_protocols(npz, tmp_path):
+    digest = hashlib.sha256(npz.read_bytes()).hexdigest()
+    sidecar = {"npz_sha256": digest, "protocol_hash": "10894036eb", "folds_version": 1,
+               "folds": {"train": [2, 3, 4], "val": [1], "test": [0]}}
+    npz.with_suffix(".json").write_text(json.dumps(sidecar))
+    out = tmp_path / "results"
+    assert main(["run", "shape3d", "--source", "medmnist", "--medmnist-npz", str(npz), "--out", str(out)]) == 0
+    (row,) = read_medmnist_records(out)
+    assert row.record["split"]["kind"] == "lidcbench-export" and "patient-grouped" in row.split
+    npz.with_suffix(".json").write_text(json.dumps({**sidecar, "npz_sha256": "0" * 64}))  # another file's sidecar
+    assert main(["run", "shape3d", "--source", "medmnist", "--medmnist-npz", str(npz), "--out", str(out)]) == 0
+    (row,) = read_medmnist_records(out)
+    assert row.record["split"]["kind"] == "file"
+
+
+def test_an_unreadable_record_is_named(tmp_path):
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / "x.json").write_text('{"schema": "other"}')
+    with pytest.raises(RecordError, match="x.json"):
+        read_medmnist_records(tmp_path)

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_medmnist(args: argparse.Namespace, methods: list[str], seeds: list[int]) -> int:
-    """Each method and seed on the file's own train/test split; one record each under OUT/medmnist/."""
+    """Each method and seed on the file's train/test split; one record each under OUT/medmnist/."""
     from lidcbench.errors import SourceError
     from lidcbench.running.fold import FoldJob, plan
     from lidcbench.running.medmnist import read_medmnist, run_medmnist
@@ -136,9 +136,10 @@ def _run_medmnist(args: argparse.Namespace, methods: list[str], seeds: list[int]
                           source="contours", out_dir=str(args.out), device=args.device)
             record, path = run_medmnist(plan(job), args.medmnist_npz, args.out)
             ours, theirs = record["metrics"]["lidcbench"], record["metrics"]["medmnist"]
-            print(f"{method} seed {seed} on {args.medmnist_npz.name} (MedMNIST's split): MedMNIST ACC "
+            print(f"{method} seed {seed} on {args.medmnist_npz.name}: MedMNIST ACC "
                   f"{theirs['acc']:.3f}, AUC {theirs['auc']:.3f}; ours Acc {ours['accuracy']:.3f} Sen "
-                  f"{ours['sensitivity']:.3f} Spe {ours['specificity']:.3f} AUC {ours['auc']:.3f} -> {path}")
+                  f"{ours['sensitivity']:.3f} Spe {ours['specificity']:.3f} AUC {ours['auc']:.3f} -> {path}\n"
+                  f"  split: {record['split']['text']}")
     return 0
 
 

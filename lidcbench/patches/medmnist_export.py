@@ -8,10 +8,12 @@ An ``.npz`` with ``train_images``, ``train_labels``, ``val_images``, ``val_label
 for test, the next for validation, the other three for training, so no patient
 is on two sides (NoduleMNIST3D's own split is by nodule). A sidecar JSON beside
 the file names the protocol's hash, which fold went where, the nodule ids of
-each split in file order, and how the cubes were made.
+each split in file order, how the cubes were made, and the ``.npz``'s SHA-256
+(so a run on the file can tell that this split is the protocol's).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -73,15 +75,17 @@ def export_medmnist(cohort: Cohort, folds: Folds, size: int, out: Path | str, te
         "nodule_ids": ids,
         "cache_key": volumes.key,
     }
-    write_atomically(out, _npz_pieces(arrays))
+    npz = _npz_bytes(arrays)
+    sidecar["npz_sha256"] = hashlib.sha256(npz).hexdigest()  # ties the sidecar to these bytes
+    write_atomically(out, npz)
     side = out.with_suffix(".json")
     write_atomically(side, [json.dumps(sidecar, indent=1).encode()])
     return out, side
 
 
-def _npz_pieces(arrays: dict[str, Any]):
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
     import io
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    yield buffer.getvalue()
+    return buffer.getvalue()

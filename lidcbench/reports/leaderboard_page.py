@@ -423,13 +423,16 @@ def page_markdown(board: Leaderboard, figure_name: str, mark: str, reliability_n
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def index_markdown(boards: list[Leaderboard], mark: str) -> str:
+def index_markdown(boards: list[Leaderboard], mark: str, others: list[tuple[str, str]] = ()) -> str:
+    """The index: one row per leaderboard, then ``others`` ((title, file) of the pages that are not boards)."""
     rows = [[f"[{b.setting}]({b.setting}.md)", b.first.protocol_hash, b.first.source,
              ", ".join(sorted({e.label for e in b.entries})), _page_coverage(b)] for b in boards]
     lines = [mark, "# Leaderboards", "",
              "One page per protocol and pixel source (with its settings), regenerated from the result records "
              "by `lidcbench leaderboard`. A method's profile is part of its row name.", "",
-             *_table(["Page", "Protocol", "Source", "Methods (profile)", "Coverage"], rows)]
+             *_table(["Page", "Protocol", "Source", "Methods (profile)", "Coverage"], rows),
+             *(["", "Other pages, from records that never join a leaderboard:", "",
+                *(f"- [{title}]({page})" for title, page in others)] if others else [])]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

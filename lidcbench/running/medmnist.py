@@ -9,7 +9,9 @@ are scored by MedMNIST's own definitions (ACC: score > 0.5 against the label;
 AUC: scikit-learn's ROC AUC) and by our scorer's (Acc/Sen/Spe at >= 0.5, AUC with
 its bootstrap interval). MedMNIST's split is by nodule, not patient: the numbers
 are not comparable with the protocol's leaderboards, and go in a record of their
-own, ``<out>/medmnist/<method>-<file digest>-seed<k>.json``.
+own, ``<out>/medmnist/<method>-<file digest>-seed<k>.json``. On a file made by
+``lidcbench export medmnist`` (its sidecar beside it, naming the file's SHA-256)
+the record says the split is the protocol's patient-grouped folds.
 """
 from __future__ import annotations
 
@@ -75,6 +77,24 @@ def medmnist_scores(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
             "lidcbench": {**classification_metrics(labels, scores), "auc_ci": bootstrap_auc_ci(labels, scores)}}
 
 
+def _split(npz: Path, digest: str) -> dict[str, Any]:
+    """What the file's train/test split is: the protocol's folds where ``lidcbench export medmnist``'s sidecar
+    beside it names these very bytes, otherwise the file's own (MedMNIST's NoduleMNIST3D splits by nodule)."""
+    use = "fit on train, scored on test; val unused"
+    try:
+        sidecar = json.loads(npz.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        sidecar = None
+    if isinstance(sidecar, dict) and sidecar.get("npz_sha256") == digest:
+        folds = sidecar["folds"]
+        return {"kind": "lidcbench-export", "protocol_hash": sidecar["protocol_hash"],
+                "folds_version": sidecar["folds_version"], "folds": folds,
+                "text": f"lidcbench's export: protocol {sidecar['protocol_hash']}'s patient-grouped folds (test "
+                        f"fold {', '.join(map(str, folds['test']))}, training folds "
+                        f"{', '.join(map(str, folds['train']))}); {use}"}
+    return {"kind": "file", "text": "the file's own (NoduleMNIST3D's is MedMNIST's, by nodule); " + use}
+
+
 def run_medmnist(resolved, npz: Path | str, out_dir: Path | str) -> tuple[dict[str, Any], Path]:
     """Fit the planned volume method on the file's train split, score its test split, write the record."""
     from lidcbench import __version__
@@ -102,7 +122,7 @@ def run_medmnist(resolved, npz: Path | str, out_dir: Path | str) -> tuple[dict[s
         "seed": resolved.job.seed, "method_params": fitted.params, "method_code": method_code_digest(resolved.method_class),
         "npz": {"name": npz.name, "sha256": digest, "size": int(splits["test"][0].shape[-1]),
                 **{split: {"n": len(labels), "malignant": int(labels.sum())} for split, (_, labels) in splits.items()}},
-        "split": "MedMNIST's own (by nodule): fit on train, scored on test; val unused",
+        "split": _split(npz, digest),
         "metrics": medmnist_scores(splits["test"][1], scores),
         "isolation": fitted.isolation, "wall_time_s": fitted.seconds, "device": resolved.device,
         "warnings": list(fitted.warnings),
