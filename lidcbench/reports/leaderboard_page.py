@@ -431,7 +431,7 @@ def index_markdown(boards: list[Leaderboard], mark: str, others: list[tuple[str,
              "One page per protocol and pixel source (with its settings), regenerated from the result records "
              "by `lidcbench leaderboard`. A method's profile is part of its row name.", "",
              *_table(["Page", "Protocol", "Source", "Methods (profile)", "Coverage"], rows),
-             *(["", "Other pages, from records that never join a leaderboard:", "",
+             *(["Other pages, from records that never join a leaderboard:", "",
                 *(f"- [{title}]({page})" for title, page in others)] if others else [])]
     return "\n".join(lines).rstrip("\n") + "\n"
 
