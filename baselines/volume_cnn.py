@@ -19,6 +19,20 @@ def _loss(model: nn.Module, cubes: torch.Tensor, targets: torch.Tensor):
     return loss, {"cls": loss.detach()}
 
 
+class CubeLoop(TrainLoop):
+    """The shared loop for batches of cubes (B, 1, D, H, W): each step as the loop's own, but the batch goes to
+    the network as it is, since the loop's channels_last layout (``prepare_images``, GPU only) is for 4D
+    images and a 5D batch refuses it."""
+
+    def step(self, images: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.optimiser.zero_grad(set_to_none=True)
+        with autocast(self.device):
+            loss, parts = self._loss(self.model, images, targets)
+        loss.backward()
+        self.optimiser.step()
+        return parts
+
+
 class VolumeCnn(Method):
     """Base of the volume networks; a subclass says how its backbone is made (``_backbone``)."""
 
@@ -50,8 +64,8 @@ class VolumeCnn(Method):
         model = network.to(device)
         labels = train.targets()["label"].to_numpy()
         data = VolumeSet.on(device, train.patches.images, labels[:, None], labels, self.crop)
-        return TrainLoop(model, self._optimiser(network, device), data, _loss, batch_size=self.batch_size,
-                         epochs=self.epochs, lr_steps=self.lr_steps, seed=self.seed, compile=self.compile)
+        return CubeLoop(model, self._optimiser(network, device), data, _loss, batch_size=self.batch_size,
+                        epochs=self.epochs, lr_steps=self.lr_steps, seed=self.seed, compile=self.compile)
 
     def fit(self, train: FoldData) -> VolumeCnn:
         seed_everything(self.seed)

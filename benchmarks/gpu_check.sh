@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check of issue 13, one script, under 8 minutes on one H100/H200 (see ../shared/gpu/README.md):
-# the gpu tests, `lidcbench bench mtmr` (bf16, channels_last; without and with compile), and one fold of the
-# paper profile for a few epochs: seconds per epoch, images/s, the ratio to the bench, fixed cost per fold.
+# the gpu tests, `lidcbench bench mtmr` (bf16, channels_last; without and with compile), one fold of the
+# paper profile for a few epochs (seconds per epoch, images/s, the ratio to the bench, fixed cost per fold), and
+# `lidcbench bench cnn3d` (paper profile, bf16).
 #
 #   before sending the checkout, on a machine with a registry:  bash ../shared/gpu/wheels.sh
 #   on the GPU machine, from the project root:                  OUT=/some/dir bash benchmarks/gpu_check.sh
@@ -49,6 +50,9 @@ BENCH=$(ls "$OUT"/results/bench/mtmr-paper-*-bf16-channels-last.json 2>/dev/null
 step fold-loop 150 $PY benchmarks/gpu_fold.py --method mtmr --epochs "$EPOCHS" ${BENCH:+--bench "$BENCH"}
 # End to end as a user runs it: the difference to 2 x seconds per epoch is the fixed cost per fold.
 step fold-run 150 $LB run mtmr --folds 0 --set epochs=2 --out "$LOGS/run" --force
+# The 3D network of issue 24 (R3D-18, bf16); random cubes, so no volume cache to build first.
+step bench-cnn3d 120 $LB bench cnn3d --device cuda --profile paper --precision bf16 --repeats 3 --seconds 2 \
+  --no-loader --out "$OUT/results"
 # compile last: its first steps compile for a minute or more, and the figures above must not wait for it.
 step bench-bf16-compile 200 $LB bench mtmr --device cuda --precision bf16 --channels-last --compile --repeats 3 \
   --seconds 2 --no-loader --out "$OUT/results"

@@ -14,6 +14,17 @@ def test_mtmr_conforms_on_the_gpu():
                         "pairs_per_batch": 4, "max_slices_per_nodule": 1, "device": "cuda"})
 
 
+@pytest.mark.parametrize("name, params", [
+    ("cnn3d", {"width": 4, "patch_size": 16, "crop": 12, "epochs": 1, "lr_steps": (1,), "batch_size": 8}),
+    ("cnn25d", {"backbone": "resnet10t", "pretrained": "none", "patch_size": 16, "crop": 12, "epochs": 1,
+                "lr_steps": (1,), "batch_size": 8}),
+])
+def test_the_volume_networks_conform_on_the_gpu(name, params):
+    from lidcbench.plugins.registry import Registry
+
+    check_method(Registry(discover_plugins=False).get(name), {**params, "device": "cuda"})
+
+
 def test_the_training_set_lives_on_the_gpu_in_float16_and_batches_are_drawn_there():
     import numpy as np
 

@@ -1,9 +1,13 @@
 """The volume networks: cubes drawn and augmented on the device, and the networks' shapes (cnn3d's and
 cnn25d's conformance is in test_conformance.py with every built-in)."""
 import numpy as np
+import pytest
 import torch
+from torch import nn
 
 from lidcbench.baselines.nets3d import NarrowResNet3d, OrthogonalPlanes, r3d_18_one_channel
+from lidcbench.baselines.volume_cnn import CubeLoop, _loss
+from lidcbench.training import loop
 from lidcbench.training.volumedata import VolumeSet, centre_cube, shift_flip_rotate
 
 
@@ -73,3 +77,21 @@ def test_the_planes_are_the_three_orthogonal_ones_through_the_centre():
     planes = seen["planes"][0]
     assert torch.equal(planes[0], cube[0, 0, 4]) and torch.equal(planes[1], cube[0, 0, :, 4])
     assert torch.equal(planes[2], cube[0, 0, :, :, 4])
+
+
+def test_the_cube_loop_hands_5d_batches_to_the_network_without_the_4d_layout(monkeypatch):
+    # On a GPU the shared loop lays each batch out channels_last, a 4D format that a 5D batch refuses; on the
+    # CPU that step is a no-op, so the GPU's behaviour stands in for it here.
+    monkeypatch.setattr(loop, "prepare_images", lambda images: images.contiguous(memory_format=torch.channels_last))
+    labels = np.arange(8) % 2
+    data = VolumeSet.on(torch.device("cpu"), np.zeros((8, 12, 12, 12), np.float16), labels[:, None], labels, 8)
+    cubes, targets = next(data.epoch(4, torch.Generator().manual_seed(0)))
+
+    def make(kind):
+        model = nn.Sequential(nn.Conv3d(1, 2, 3), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(2, 1))
+        optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+        return kind(model, optimiser, data, _loss, batch_size=4, epochs=1, lr_steps=(), seed=0)
+
+    with pytest.raises(RuntimeError, match="rank 4"):
+        make(loop.TrainLoop).step(cubes, targets)
+    assert set(make(CubeLoop).step(cubes, targets)) == {"cls"}
