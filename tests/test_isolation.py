@@ -249,3 +249,29 @@ def test_the_tripwires_sqlite_authorizer_refuses_only_attaching_a_refused_or_uns
     lines = done.stdout.splitlines()
     assert lines[:2] == ["honest [(1,)]", "allowed attach [(0,)]"], done.stdout + done.stderr
     assert len(lines) == 4 and all(line.startswith("refused not authorized") for line in lines[2:]), done.stdout
+
+
+_TRUNCATE_BEHIND_THE_WALL = """
+import os, sys
+from lidcbench.running.wall import Wall, python_folders, restrict
+path = sys.argv[1]
+restrict(Wall(read=[*python_folders(sys.path), os.path.dirname(path)]))
+assert open(path).read() == "kept"  # it may read the file ...
+try:
+    os.truncate(path, 0)  # ... and may not empty it, which a root process could do where truncation is unhandled
+except PermissionError:
+    print("refused")
+"""
+
+
+@pytest.mark.skipif(not wall_available(), reason="the wall needs Linux with Landlock")
+def test_behind_the_wall_a_file_it_may_read_cannot_be_truncated(tmp_path):
+    from lidcbench.running.wall import _TRUNCATE, _handled_rights
+
+    path = tmp_path / "readable.txt"
+    path.write_text("kept")
+    result = subprocess.run([sys.executable, "-c", _TRUNCATE_BEHIND_THE_WALL, str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "refused", result.stderr
+    assert path.read_text() == "kept"
+    assert not _handled_rights(2) & _TRUNCATE and _handled_rights(3) & _TRUNCATE  # Landlock ABI 3 added it
