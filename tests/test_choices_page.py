@@ -121,3 +121,35 @@ def test_an_annotation_split_is_scored_per_annotation_and_per_nodule_with_the_pr
     assert (per_nodule.unit, len(per_nodule.nodules)) == ("nodule, per fold", 1917)
     assert per_nodule.auc == pytest.approx(protocol.auc) and per_nodule.paired
     assert "split-annotation (per annotation)" in choices_markdown(page, GENERATED_MARK)
+
+
+def _shifted(record, by: float):
+    """The record with every score moved by the same amount: its own fold's ranking, and so its AUC, unchanged."""
+    columns = record.nodules["columns"]
+    score = columns.index("malignancy")
+    rows = [[*row[:score], row[score] + by, *row[score + 1:]] for row in record.nodules["rows"]]
+    return replace(record, nodules={"columns": columns, "rows": rows})
+
+
+def test_a_fold_on_its_own_scale_keeps_the_mean_of_folds_and_lowers_the_pooled_auc():
+    honest = _honest("lasso")
+    chosen = [replace(_shifted(r, 0.5 if r.fold == 0 else 0.0), metrics={
+        **r.metrics, "selection": {"rule": "best-epoch-on-test", "epoch": 5, "epochs": 5, "test_auc_by_epoch": [0.5] * 5}})
+        for r in _as_variant(honest, Variant(selection="best-epoch-on-test"))]
+    protocol, row = build_choices(honest + chosen).rows
+    assert row.fold_aucs == pytest.approx(protocol.fold_aucs) and len(row.fold_aucs) == 5
+    assert row.auc < protocol.auc
+    text = choices_markdown(build_choices(honest + chosen), GENERATED_MARK)
+    mean = sum(protocol.fold_aucs) / 5
+    assert (f"the mean of folds' AUC is {mean:.3f} against {mean:.3f} under the protocol (+0.000), the pooled AUC "
+            f"{row.auc:.3f} against {protocol.auc:.3f} ({row.auc - protocol.auc:+.3f})") in text
+    assert f"| {mean:.3f} ± " in text
+
+
+def test_a_warning_every_fold_gave_is_listed_once_with_its_folds():
+    from lidcbench.reports.leaderboard_page import fold_warnings
+    honest = _honest()
+    warned = [replace(r, provenance=replace(r.provenance, warnings=["no weights"] if r.fold != 2 else ["diverged"]))
+              for r in honest]
+    assert fold_warnings(warned) == ["folds 0, 1, 3, 4: no weights", "fold 2: diverged"]
+    assert fold_warnings(honest) == []

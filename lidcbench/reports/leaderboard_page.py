@@ -339,9 +339,13 @@ def _ib_texture_note(board: Leaderboard) -> str:
 
 
 def fold_warnings(records) -> list[str]:
-    """"fold F: ..." for each record whose fit warned (provenance.warnings), by fold."""
-    return [f"fold {r.fold}: {'; '.join(r.provenance.warnings)}" for r in sorted(records, key=lambda r: r.fold)
-            if r.provenance.warnings]
+    """Each distinct fit's warnings (provenance.warnings) once, after the folds that gave them: "folds 0, 1: ..."."""
+    folds_by_text: dict[str, list[int]] = {}
+    for record in sorted(records, key=lambda r: r.fold):
+        if record.provenance.warnings:
+            folds_by_text.setdefault("; ".join(record.provenance.warnings), []).append(record.fold)
+    return [f"fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}: {text}"
+            for text, folds in folds_by_text.items()]
 
 
 def fitting_warnings(records) -> str:
