@@ -1,10 +1,12 @@
 """`lidcbench bench` measures and records; timing figures are printed, never asserted."""
 
 import pytest
+import torch
 
 from lidcbench.bench import throughput as bench
 from lidcbench.bench.benchrecord import read_bench_records
 from lidcbench.cli import main
+from lidcbench.errors import LidcbenchError
 
 
 @pytest.fixture
@@ -65,3 +67,12 @@ def test_bf16_and_channels_last_paths_run_on_the_cpu(quick):
     (record,) = read_bench_records(out)
     assert record["settings"]["precision"] == "bf16" and record["settings"]["channels_last"]
     assert record["training_unit"] == "slices" and record["training"]["slices_per_s"]["median"] > 0
+
+
+def test_channels_last_refuses_a_network_whose_weights_and_batches_differ_in_rank():
+    settings = bench.Settings(device="cpu", batch_size=2, channels_last=True)
+    cubes_into_2d = torch.nn.Sequential(torch.nn.Conv2d(8, 4, 3))  # a 2.5D network: cubes, slices as channels
+    with pytest.raises(LidcbenchError, match="batches are 5D but it has 4D convolution weights"):
+        bench.prepare(cubes_into_2d, torch.device("cpu"), settings, dims=3)
+    model = bench.prepare(torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3)), torch.device("cpu"), settings, dims=3)
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last_3d)

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lidcbench.errors import LidcbenchError
+
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -113,6 +115,12 @@ def _with_oom_halving(measure: Callable[[int], dict[str, Any]], batch: int, devi
 def prepare(model: nn.Module, device: torch.device, settings: Settings, dims: int = 2) -> nn.Module:
     model = model.to(device)
     if settings.channels_last:
+        # One memory format for batches and weights alike: a 2.5D network (5D cubes into 2D convolutions) has none.
+        ranks = sorted({p.dim() for p in model.parameters() if p.dim() in (4, 5)} - {dims + 2})
+        if ranks:
+            raise LidcbenchError(f"--channels-last: this network's batches are {dims + 2}D but it has "
+                                 f"{'/'.join(map(str, ranks))}D convolution weights, so no one memory format fits "
+                                 "both; leave --channels-last off.")
         model = model.to(memory_format=torch.channels_last_3d if dims == 3 else torch.channels_last)
     if settings.compile:
         model = torch.compile(model)
