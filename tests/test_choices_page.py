@@ -45,6 +45,7 @@ def test_a_split_variant_with_the_same_predictions_differs_by_nothing_paired():
     assert page.paper_auc == {n: a for n, *_, a in paper.TABLE_II}["MTMR-Net"]
     text = choices_markdown(page, GENERATED_MARK)
     assert f"{protocol.auc:.3f}" in text and "+0.000" in text and "(paired)" in text
+    assert "The `contours` source renders each nodule from its readers' outlines" in text  # what a leak can carry
 
 
 def test_a_variant_that_inflates_is_read_as_higher_with_its_numbers():

@@ -51,6 +51,16 @@ WHAT = {
 }
 
 
+# What a leak across the split can carry on each source's pixels.
+WHAT_LEAKS = {
+    "contours": "The `contours` source renders each nodule from its readers' outlines: its shape and size, with "
+                "noise, and no CT texture. A split that leaks can hand a network a nodule's shape from the other "
+                "side (a neighbouring slice, another reader's outline), never its texture. On the `ct` source "
+                "neighbouring slices share texture too; rows on `contours` do not say what the same variants do "
+                "there.",
+}
+
+
 SAMPLES_BY_UNIT = (
     "Samples: what is scored. Per nodule: one prediction per nodule, the mean over its slices. `split-slice` is "
     "scored twice: per slice (each test slice a sample, as papers that split slices score it) and per nodule, "
@@ -78,6 +88,7 @@ class Row:
     paired: bool | None = None
     chosen_epochs: tuple[tuple[int, int, int], ...] = ()  # best-epoch-on-test: (fold, epoch kept, epochs)
     unit: str = "nodule"  # what one sample is: nodule, slice, or nodule per fold (split-slice)
+    source: str = "contours"  # the pixels' source
     warned: tuple[str, ...] = ()  # "fold F: ..." for each record whose fit warned (provenance.warnings)
 
     @property
@@ -117,7 +128,8 @@ def _rows(records: list[RunRecord]) -> list[Row]:
 
     def row(samples: pd.DataFrame, unit: str) -> Row:
         return Row(first.method, first.profile, first.seed, variant.name, variant.unit, folds, samples,
-                   pooled_classification(samples), chosen_epochs=chosen, unit=unit, warned=warned)
+                   pooled_classification(samples), chosen_epochs=chosen, unit=unit, warned=warned,
+                   source=first.source)
 
     if "slice_index" in nodules.columns:
         per_nodule = nodules.groupby(["fold", "nodule_id"], as_index=False, sort=True).agg(
@@ -288,6 +300,7 @@ def choices_markdown(page: ChoicesPage, mark: str) -> str:
         "differently; the protocol's row is the reference. Variants live only on this page, never on the "
         "leaderboard; `lidcbench run METHOD --folds all --split nodule` (or `--labels median`, ...) makes them.", "",
         "## What the numbers say", "", *_reading(page), "",
+        *(f"{WHAT_LEAKS[source]}\n" for source in sorted({r.source for r in page.rows}) if source in WHAT_LEAKS),
         "## Every variant", "",
         f"Pooled AUC: all test nodules of the folds at once, {CONFIDENCE:.0%} percentile bootstrap interval over "
         f"nodules ({N_RESAMPLES} seeded resamples). Δ vs protocol: the variant's AUC minus the protocol's for the "
