@@ -10,6 +10,18 @@ from lidcbench.protocol.folds import load_folds
 from lidcbench.protocol.rules import Protocol
 
 
+@pytest.fixture(scope="session", autouse=True)
+def forkserver_with_torch():
+    """Every walled fold of this process forks from one forkserver, and the first start decides what it
+    preloads. This process imports torch, so each fold's child takes on torch's settings and, from a
+    server started for a method without torch, would import torch anew (seconds a fold, minutes a suite).
+    Start it with the torch stack, as a torch method's run does."""
+    from lidcbench.plugins.registry import default_registry
+    from lidcbench.running.isolation import start_early
+
+    start_early(default_registry().get("tiny-net"))
+
+
 @pytest.fixture(scope="session")
 def annotations():
     return load_annotations()
